@@ -1,0 +1,54 @@
+"""Reads of people and organisations, filtered by what the asking person may see."""
+
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from aifactory.core.permissions import allowed, require
+
+from .models import ApiToken, Invitation, Membership, Organisation, User
+
+
+def organisations_visible(user: User, *, all_for_staff: bool = False) -> QuerySet[Organisation]:
+    """The person's own organisations; staff may ask for all of them."""
+    qs = Organisation.objects.annotate(member_count=Count("memberships"))
+    if all_for_staff and allowed(user, "organisation.list_all"):
+        return qs
+    return qs.filter(memberships__user=user)
+
+
+def organisation_get(user: User, organisation_id) -> Organisation:
+    organisation = get_object_or_404(Organisation, pk=organisation_id)
+    require(user, "organisation.view", organisation)
+    return organisation
+
+
+def memberships_of(user: User, organisation: Organisation) -> QuerySet[Membership]:
+    require(user, "membership.view", organisation)
+    return organisation.memberships.select_related("user").order_by("user__email")
+
+
+def membership_get(user: User, organisation: Organisation, membership_id) -> Membership:
+    require(user, "membership.view", organisation)
+    return get_object_or_404(
+        Membership.objects.select_related("user", "organisation"),
+        pk=membership_id,
+        organisation=organisation,
+    )
+
+
+def invitations_of(user: User, organisation: Organisation) -> QuerySet[Invitation]:
+    require(user, "invitation.manage", organisation)
+    return organisation.invitations.select_related("invited_by").order_by("-created_at")
+
+
+def invitation_get(user: User, organisation: Organisation, invitation_id) -> Invitation:
+    require(user, "invitation.manage", organisation)
+    return get_object_or_404(Invitation, pk=invitation_id, organisation=organisation)
+
+
+def tokens_of(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def token_get(user: User, token_id) -> ApiToken:
+    return get_object_or_404(ApiToken, pk=token_id, user=user)

@@ -1,0 +1,688 @@
+"""Every change of state for people, organisations, memberships, invitations and tokens."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from aifactory.core.errors import InvalidTransition, NotFound, ServiceError
+from aifactory.core.permissions import forget_roles, require
+from aifactory.core.roles import OrgRole, StaffRole
+from aifactory.core.services import audit_record, diff_fields
+from aifactory.core.taxonomy import OrganisationKind, sme_size_class
+
+from .models import (
+    ApiToken,
+    Invitation,
+    InvitationStatus,
+    LoginFailure,
+    Membership,
+    Organisation,
+    TermsAcceptance,
+    User,
+    hash_secret,
+)
+from .validators import clean_registration_number, clean_sectors, clean_vat_number
+
+VERIFY_SALT = "aifactory.accounts.verify-email"
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _clean_email(email: str, field: str = "email") -> str:
+    email = (email or "").strip()
+    if len(email) > 254:
+        raise ValidationError({field: _("An e-mail address has at most 254 characters.")})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({field: _("Enter a valid e-mail address.")}) from None
+    return email.lower()
+
+
+def _check_length(field: str, value: str, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise ValidationError(
+            {
+                field: _("At most %(limit)d characters (%(count)d given).")
+                % {"limit": limit, "count": len(value)}
+            }
+        )
+
+
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    staff_role: str = "",
+    email_verified: bool = False,
+    actor=None,
+    is_demo: bool = False,
+) -> User:
+    email = _clean_email(email)
+    _check_length("first_name", first_name, 150)
+    _check_length("last_name", last_name, 150)
+    if staff_role not in StaffRole.values:
+        raise ValidationError({"role": _("Unknown staff role “%(role)s”.") % {"role": staff_role}})
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": _("An account with this e-mail address exists already.")})
+    user = User(
+        email=email,
+        username=email,
+        first_name=first_name,
+        last_name=last_name,
+        staff_role=staff_role,
+        email_verified=email_verified,
+        is_staff=staff_role in (StaffRole.OPERATOR, StaffRole.ADMINISTRATOR),
+        is_superuser=staff_role == StaffRole.ADMINISTRATOR,
+        is_demo=is_demo,
+    )
+    if password is not None:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    with transaction.atomic():
+        user.save()
+        audit_record(
+            actor=actor or user,
+            action="user.create",
+            obj=user,
+            changes={"email": email, "staff_role": staff_role},
+        )
+    return user
+
+
+def user_sign_up(
+    *,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    accept_terms: bool = False,
+) -> User:
+    """Self-service sign-up: the account works only after the e-mail address is verified."""
+    if not accept_terms:
+        raise ValidationError({"accept_terms": _("Please accept the terms of use.")})
+    with transaction.atomic():
+        user = user_create(
+            email=email, password=password, first_name=first_name, last_name=last_name
+        )
+        terms_accept(user=user)
+    verification_send(user=user)
+    return user
+
+
+def verification_token(user: User) -> str:
+    return signing.dumps({"u": str(user.pk), "e": user.email}, salt=VERIFY_SALT)
+
+
+def verification_send(*, user: User) -> None:
+    link = f"{settings.SITE_URL}/accounts/verify/{verification_token(user)}/"
+    body = render_to_string("accounts/email/verify.txt", {"user": user, "link": link})
+    send_mail(_("Confirm your e-mail address"), body, None, [user.email])
+
+
+def user_verify_email(*, token: str) -> User:
+    try:
+        data = signing.loads(
+            token,
+            salt=VERIFY_SALT,
+            max_age=timedelta(days=settings.EMAIL_VERIFICATION_MAX_AGE_DAYS),
+        )
+    except signing.SignatureExpired:
+        raise ValidationError({"token": _("This link has expired; ask for a new one.")}) from None
+    except signing.BadSignature:
+        raise ValidationError({"token": _("This link is not valid.")}) from None
+    user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
+    if user is None:
+        raise ValidationError({"token": _("This link is not valid.")})
+    if not user.email_verified:
+        with transaction.atomic():
+            user.email_verified = True
+            user.save(update_fields=["email_verified"])
+            audit_record(actor=user, action="user.verify_email", obj=user)
+    return user
+
+
+def user_set_staff_role(*, actor, user: User, staff_role: str) -> User:
+    require(actor, "staff.assign_role")
+    if staff_role not in StaffRole.values:
+        raise ValidationError({"role": _("Unknown staff role “%(role)s”.") % {"role": staff_role}})
+    with transaction.atomic():
+        changes = diff_fields(
+            user,
+            {
+                "staff_role": staff_role,
+                "is_staff": staff_role in (StaffRole.OPERATOR, StaffRole.ADMINISTRATOR),
+                "is_superuser": staff_role == StaffRole.ADMINISTRATOR,
+            },
+        )
+        user.save()
+        audit_record(actor=actor, action="user.set_staff_role", obj=user, changes=changes)
+    return user
+
+
+def user_update_profile(
+    *, user: User, first_name: str, last_name: str, preferred_language: str
+) -> User:
+    _check_length("first_name", first_name, 150)
+    _check_length("last_name", last_name, 150)
+    codes = [code for code, _name in settings.LANGUAGES]
+    if preferred_language and preferred_language not in codes:
+        raise ValidationError(
+            {"preferred_language": _("Choose one of: %(codes)s.") % {"codes": ", ".join(codes)}}
+        )
+    with transaction.atomic():
+        changes = diff_fields(
+            user,
+            {
+                "first_name": first_name,
+                "last_name": last_name,
+                "preferred_language": preferred_language,
+            },
+        )
+        if changes:
+            user.save()
+            audit_record(actor=user, action="user.update", obj=user, changes=changes)
+    return user
+
+
+def terms_accept(*, user: User, version: str | None = None) -> TermsAcceptance:
+    version = version or settings.TERMS_VERSION
+    with transaction.atomic():
+        acceptance, created = TermsAcceptance.objects.get_or_create(user=user, version=version)
+        if created:
+            audit_record(actor=user, action="terms.accept", obj=user, changes={"version": version})
+    return acceptance
+
+
+def terms_accepted(user: User) -> bool:
+    return TermsAcceptance.objects.filter(user=user, version=settings.TERMS_VERSION).exists()
+
+
+# --- sign-in rate limit ------------------------------------------------------------------------
+
+
+def login_is_locked(*, email: str, ip_address: str) -> bool:
+    recent = LoginFailure.recent(settings.LOGIN_LOCKOUT_SECONDS)
+    by_email = recent.filter(email=(email or "").lower()).count()
+    by_ip = recent.filter(ip_address=ip_address).count() if ip_address else 0
+    # A client address is allowed more tries, as several people may share one.
+    return by_email >= settings.LOGIN_MAX_FAILURES or by_ip >= settings.LOGIN_MAX_FAILURES * 4
+
+
+def login_failure_record(*, email: str, ip_address: str) -> None:
+    LoginFailure.objects.create(email=(email or "").lower()[:254], ip_address=ip_address or "")
+
+
+def login_failures_clear(*, email: str) -> None:
+    LoginFailure.objects.filter(email=(email or "").lower()).delete()
+
+
+# --- organisations -----------------------------------------------------------------------------
+
+ORGANISATION_FIELDS = {
+    "legal_name": 200,
+    "registration_number": 40,
+    "vat_number": 30,
+    "website": 300,
+    "street": 200,
+    "postcode": 20,
+    "city": 100,
+}
+
+
+def _clean_organisation(
+    data: dict[str, Any], instance: Organisation | None = None
+) -> dict[str, Any]:
+    """Validate every field at once, so the person sees all mistakes together."""
+    from django.core.validators import URLValidator
+    from django_countries import countries
+
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    merged = (
+        {f.name: getattr(instance, f.name) for f in Organisation._meta.concrete_fields}
+        if instance
+        else {}
+    )
+    merged = {k: (str(v) if k == "country" and v else v) for k, v in merged.items()}
+    merged.update({k: v for k, v in data.items()})
+
+    def add(field, message):
+        errors.setdefault(field, []).append(str(message))
+
+    for field, limit in ORGANISATION_FIELDS.items():
+        value = merged.get(field) or ""
+        if not isinstance(value, str):
+            add(field, _("Expected text."))
+            continue
+        value = value.strip()
+        if len(value) > limit:
+            add(
+                field,
+                _("At most %(limit)d characters (%(count)d given).")
+                % {"limit": limit, "count": len(value)},
+            )
+        cleaned[field] = value
+    if not cleaned.get("legal_name"):
+        add("legal_name", _("The legal name is required."))
+
+    country = (
+        (merged.get("country") or "").strip().upper()
+        if isinstance(merged.get("country"), str)
+        else ""
+    )
+    if not country:
+        add("country", _("The country is required (ISO 3166 code, e.g. LU)."))
+    elif country not in dict(countries):
+        add(
+            "country",
+            _("“%(value)s” is not an ISO 3166 country code.") % {"value": merged.get("country")},
+        )
+    cleaned["country"] = country
+
+    kind = merged.get("kind")
+    if kind not in OrganisationKind.values:
+        add("kind", _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(OrganisationKind.values)})
+    cleaned["kind"] = kind
+
+    try:
+        cleaned["sectors"] = clean_sectors(merged.get("sectors"))
+    except ValidationError as exc:
+        for m in exc.message_dict["sectors"]:
+            add("sectors", m)
+
+    for field in ("staff_headcount", "annual_turnover_eur", "balance_sheet_eur"):
+        value = merged.get(field)
+        if value in ("", None):
+            cleaned[field] = None
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            add(field, _("Enter a whole number."))
+            continue
+        if number < 0 or number > 10**13:
+            add(field, _("Enter a number between 0 and 10,000,000,000,000."))
+            continue
+        cleaned[field] = number
+
+    if cleaned.get("website"):
+        try:
+            URLValidator(schemes=["http", "https"])(cleaned["website"])
+        except ValidationError:
+            add("website", _("Enter a full web address starting with https://."))
+    if "country" not in errors:
+        for field, clean in (
+            ("vat_number", clean_vat_number),
+            ("registration_number", clean_registration_number),
+        ):
+            try:
+                cleaned[field] = clean(cleaned.get(field, ""), country)
+            except ValidationError as exc:
+                for m in exc.message_dict[field]:
+                    add(field, m)
+
+    if not errors:
+        others = (
+            Organisation.objects.exclude(pk=instance.pk) if instance else Organisation.objects.all()
+        )
+        if (
+            cleaned["registration_number"]
+            and others.filter(
+                country=country, registration_number=cleaned["registration_number"]
+            ).exists()
+        ):
+            add(
+                "registration_number",
+                _("An organisation with this registration number is registered already."),
+            )
+        if cleaned["vat_number"] and others.filter(vat_number=cleaned["vat_number"]).exists():
+            add("vat_number", _("An organisation with this VAT number is registered already."))
+        if others.filter(legal_name__iexact=cleaned["legal_name"], country=country).exists():
+            add(
+                "legal_name",
+                _("An organisation with this name is registered in this country already."),
+            )
+    if errors:
+        raise ValidationError(errors)
+    cleaned["size_class"] = sme_size_class(
+        cleaned.get("staff_headcount"),
+        cleaned.get("annual_turnover_eur"),
+        cleaned.get("balance_sheet_eur"),
+    )
+    return cleaned
+
+
+def organisation_create(
+    *, actor: User, data: dict[str, Any], is_demo: bool = False
+) -> Organisation:
+    """Self-service registration; the person who registers becomes the owner."""
+    require(actor, "organisation.create")
+    cleaned = _clean_organisation(data)
+    with transaction.atomic():
+        organisation = Organisation(**cleaned, is_demo=is_demo)
+        try:
+            with transaction.atomic():
+                organisation.save()
+        except IntegrityError:
+            raise ValidationError(
+                {"legal_name": _("This organisation is registered already.")}
+            ) from None
+        Membership.objects.create(organisation=organisation, user=actor, role=OrgRole.OWNER)
+        audit_record(actor=actor, action="organisation.create", obj=organisation, changes=cleaned)
+    forget_roles(actor)
+    return organisation
+
+
+def organisation_update(
+    *, actor: User, organisation: Organisation, data: dict[str, Any]
+) -> Organisation:
+    require(actor, "organisation.update", organisation)
+    unknown = (
+        set(data)
+        - set(ORGANISATION_FIELDS)
+        - {
+            "country",
+            "kind",
+            "sectors",
+            "staff_headcount",
+            "annual_turnover_eur",
+            "balance_sheet_eur",
+        }
+    )
+    if unknown:
+        raise ValidationError(
+            {name: _("This field cannot be changed.") for name in sorted(unknown)}
+        )
+    cleaned = _clean_organisation(data, instance=organisation)
+    with transaction.atomic():
+        changes = diff_fields(organisation, cleaned)
+        if changes:
+            organisation.save()
+            audit_record(
+                actor=actor, action="organisation.update", obj=organisation, changes=changes
+            )
+    return organisation
+
+
+# --- memberships -------------------------------------------------------------------------------
+
+
+def _owners(organisation: Organisation):
+    return Membership.objects.select_for_update().filter(
+        organisation=organisation, role=OrgRole.OWNER
+    )
+
+
+def membership_set_role(*, actor: User, membership: Membership, role: str) -> Membership:
+    organisation = membership.organisation
+    require(actor, "membership.manage", organisation)
+    if role not in OrgRole.values:
+        raise ValidationError(
+            {"role": _("Choose one of: %(roles)s.") % {"roles": ", ".join(OrgRole.values)}}
+        )
+    if OrgRole.OWNER in (role, membership.role):
+        require(actor, "membership.grant_owner", organisation)
+    with transaction.atomic():
+        if (
+            membership.role == OrgRole.OWNER
+            and role != OrgRole.OWNER
+            and _owners(organisation).count() <= 1
+        ):
+            raise InvalidTransition(
+                _("The last owner cannot step down; make someone else owner first."), field="role"
+            )
+        changes = diff_fields(membership, {"role": role})
+        if changes:
+            membership.save()
+            audit_record(
+                actor=actor,
+                action="membership.set_role",
+                obj=membership,
+                changes=changes,
+                organisation_id=organisation.pk,
+            )
+    forget_roles(membership.user)
+    return membership
+
+
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    organisation = membership.organisation
+    if membership.user_id == actor.pk:
+        return membership_leave(actor=actor, organisation=organisation)
+    require(actor, "membership.manage", organisation)
+    if membership.role == OrgRole.OWNER:
+        require(actor, "membership.grant_owner", organisation)
+    with transaction.atomic():
+        if membership.role == OrgRole.OWNER and _owners(organisation).count() <= 1:
+            raise InvalidTransition(_("The last owner cannot be removed."))
+        audit_record(
+            actor=actor,
+            action="membership.remove",
+            obj=membership,
+            changes={"user": membership.user.email, "role": membership.role},
+            organisation_id=organisation.pk,
+        )
+        membership.delete()
+    forget_roles(membership.user)
+
+
+def membership_leave(*, actor: User, organisation: Organisation) -> None:
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(organisation=organisation, user=actor)
+            .first()
+        )
+        if membership is None:
+            raise NotFound(_("You are not a member of this organisation."))
+        if membership.role == OrgRole.OWNER and _owners(organisation).count() <= 1:
+            raise InvalidTransition(
+                _("You are the last owner: make someone else owner before you leave.")
+            )
+        audit_record(
+            actor=actor,
+            action="membership.leave",
+            obj=membership,
+            changes={"user": actor.email, "role": membership.role},
+            organisation_id=organisation.pk,
+        )
+        membership.delete()
+    forget_roles(actor)
+
+
+# --- invitations -------------------------------------------------------------------------------
+
+
+def invitation_create(
+    *, actor: User, organisation: Organisation, email: str, role: str = OrgRole.MEMBER
+) -> tuple[Invitation, str]:
+    """Invite someone by e-mail. Returns the invitation and its secret token (sent, never stored)."""
+    require(actor, "invitation.manage", organisation)
+    email = _clean_email(email)
+    if role not in OrgRole.values:
+        raise ValidationError(
+            {"role": _("Choose one of: %(roles)s.") % {"roles": ", ".join(OrgRole.values)}}
+        )
+    if role == OrgRole.OWNER:
+        require(actor, "membership.grant_owner", organisation)
+    if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
+        raise ValidationError({"email": _("This person is a member already.")})
+    if Invitation.objects.filter(
+        organisation=organisation,
+        email__iexact=email,
+        status=InvitationStatus.PENDING,
+        expires_at__gt=timezone.now(),
+    ).exists():
+        raise ValidationError({"email": _("This person has a pending invitation already.")})
+    token = ApiToken.generate().replace(ApiToken.PREFIX, "inv_")
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            organisation=organisation,
+            email=email,
+            role=role,
+            token_hash=hash_secret(token),
+            invited_by=actor,
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+        )
+        audit_record(
+            actor=actor,
+            action="invitation.create",
+            obj=invitation,
+            changes={"email": email, "role": role},
+        )
+    link = f"{settings.SITE_URL}/invitations/{token}/"
+    existing = User.objects.filter(email__iexact=email).first()
+    language = (
+        (existing.preferred_language if existing else "") or translation.get_language() or "en"
+    )
+    with translation.override(language):
+        body = render_to_string(
+            "accounts/email/invitation.txt",
+            {"invitation": invitation, "link": link, "actor": actor},
+        )
+        subject = _("Invitation to join %(org)s on AI Factory Hub") % {
+            "org": organisation.legal_name
+        }
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    return invitation, token
+
+
+def invitation_by_token(token: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("organisation")
+        .filter(token_hash=hash_secret(token or ""))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound(_("This invitation does not exist."))
+    return invitation
+
+
+def invitation_accept(*, actor: User, token: str) -> Membership:
+    with transaction.atomic():
+        invitation = invitation_by_token(token)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status != InvitationStatus.PENDING:
+            raise InvalidTransition(
+                _("This invitation was %(status)s already.")
+                % {"status": invitation.get_status_display()}
+            )
+        if invitation.is_expired:
+            raise InvalidTransition(_("This invitation has expired; ask for a new one."))
+        if invitation.email.lower() != actor.email.lower():
+            raise ServiceError(
+                _("This invitation is for %(email)s; sign in with that address.")
+                % {"email": invitation.email}
+            )
+        if not actor.email_verified:
+            raise ServiceError(_("Verify your e-mail address first."))
+        membership, created = Membership.objects.get_or_create(
+            organisation=invitation.organisation, user=actor, defaults={"role": invitation.role}
+        )
+        invitation.status = InvitationStatus.ACCEPTED
+        invitation.accepted_by = actor
+        invitation.decided_at = timezone.now()
+        invitation.save()
+        audit_record(
+            actor=actor,
+            action="invitation.accept",
+            obj=invitation,
+            changes={"role": membership.role},
+            organisation_id=invitation.organisation_id,
+        )
+    forget_roles(actor)
+    return membership
+
+
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    require(actor, "invitation.manage", invitation.organisation)
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status != InvitationStatus.PENDING:
+            raise InvalidTransition(_("Only a pending invitation can be revoked."))
+        invitation.status = InvitationStatus.REVOKED
+        invitation.decided_at = timezone.now()
+        invitation.save()
+        audit_record(actor=actor, action="invitation.revoke", obj=invitation)
+    return invitation
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+MAX_TOKEN_DAYS = 366
+
+
+def token_create(
+    *, user: User, name: str, expires_in_days: int | None = 90, actor=None
+) -> tuple[ApiToken, str]:
+    """Create a personal token; the secret is returned once and only its hash is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the token a name, e.g. “laptop”.")})
+    _check_length("name", name, 100)
+    if expires_in_days is not None and not (1 <= int(expires_in_days) <= MAX_TOKEN_DAYS):
+        raise ValidationError(
+            {"expires_in_days": _("Between 1 and %(max)d days.") % {"max": MAX_TOKEN_DAYS}}
+        )
+    secret = ApiToken.generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=secret[: len(ApiToken.PREFIX) + 6],
+            token_hash=hash_secret(secret),
+            expires_at=timezone.now() + timedelta(days=int(expires_in_days))
+            if expires_in_days
+            else None,
+        )
+        audit_record(
+            actor=actor or user,
+            action="token.create",
+            obj=token,
+            changes={"name": name, "expires_at": token.expires_at},
+        )
+    return token, secret
+
+
+def token_revoke(*, user: User, token: ApiToken) -> ApiToken:
+    if token.user_id != user.pk:
+        raise NotFound(_("No such token."))
+    with transaction.atomic():
+        if token.revoked_at is not None:
+            raise InvalidTransition(_("This token was revoked already."))
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=user, action="token.revoke", obj=token)
+    return token
+
+
+def token_authenticate(secret: str) -> User | None:
+    """The active user behind a bearer token, or None. Touches last-used at most once a minute."""
+    if not secret or not secret.startswith(ApiToken.PREFIX):
+        return None
+    token = ApiToken.objects.select_related("user").filter(token_hash=hash_secret(secret)).first()
+    if token is None or not token.is_active or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

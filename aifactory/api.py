@@ -1,0 +1,110 @@
+"""The REST API at /api/v1: one NinjaAPI, one router per app, errors as RFC 9457 problem details."""
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from aifactory.core.errors import ServiceError, field_errors
+
+PROBLEM = "application/problem+json"
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        from aifactory.accounts.services import token_authenticate
+
+        user = token_authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="AI Factory Hub API",
+    version="1",
+    urls_namespace="api",
+    auth=[BearerToken(), django_auth],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    description="Bearer tokens from the portal (Settings → API tokens) or `aifactory tokens create`. "
+    "Errors are application/problem+json with the offending fields under `errors`.",
+)
+
+
+def problem(request, status: int, title: str, detail: str = "", errors: dict | None = None):
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = PROBLEM
+    return response
+
+
+def _location(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "data")]
+    return ".".join(parts) or "__all__"
+
+
+@api.exception_handler(NinjaValidationError)
+def on_schema_error(request, exc: NinjaValidationError):
+    errors: dict[str, list[str]] = {}
+    for item in exc.errors:
+        errors.setdefault(_location(item.get("loc", ())), []).append(item.get("msg", "invalid"))
+    return problem(request, 422, "Invalid input", "Some fields are invalid.", errors)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    return problem(request, 422, "Invalid input", "Some fields are invalid.", field_errors(exc))
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request, exc: ServiceError):
+    errors = {exc.field: [exc.message]} if exc.field else None
+    title = "Not found" if exc.status == 404 else "Conflict"
+    return problem(request, exc.status, title, exc.message, errors)
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request, exc):
+    return problem(request, 403, "Forbidden", "You may not do this.")
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    response = problem(
+        request, 401, "Unauthorized", "Send a valid token as 'Authorization: Bearer <token>'."
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return problem(request, 404, "Not found", "No such object.")
+
+
+@api.exception_handler(ObjectDoesNotExist)
+def on_missing(request, exc):
+    return problem(request, 404, "Not found", "No such object.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return problem(request, exc.status_code, str(exc) or "Error", str(exc))
+
+
+def register_routers() -> None:
+    from aifactory.accounts.api import router as accounts_router
+    from aifactory.core.api import router as core_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/", core_router)
+
+
+register_routers()

@@ -1,0 +1,95 @@
+"""Shared fixtures: people, organisations and API clients, made through the services."""
+
+import itertools
+
+import pytest
+from django.test import Client
+
+from aifactory.accounts import services
+from aifactory.accounts.models import Membership
+from aifactory.core.roles import OrgRole
+
+PASSWORD = "correct-Horse-battery-9"
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(
+        email: str | None = None,
+        *,
+        staff_role: str = "",
+        verified: bool = True,
+        terms: bool = True,
+        password: str = PASSWORD,
+    ):
+        email = email or f"person{next(_counter)}@example.org"
+        user = services.user_create(
+            email=email, password=password, staff_role=staff_role, email_verified=verified
+        )
+        if terms:
+            services.terms_accept(user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_org(db, make_user):
+    def make(owner=None, **data):
+        owner = owner or make_user()
+        n = next(_counter)
+        values = {
+            "legal_name": f"Example {n} S.à r.l.",
+            "country": "LU",
+            "kind": "sme",
+            "sectors": ["crafts"],
+            "staff_headcount": 5,
+            "annual_turnover_eur": 500_000,
+        }
+        values.update(data)
+        return services.organisation_create(actor=owner, data=values)
+
+    return make
+
+
+@pytest.fixture
+def add_member(db):
+    def add(organisation, user, role=OrgRole.MEMBER):
+        return Membership.objects.create(organisation=organisation, user=user, role=role)
+
+    return add
+
+
+class ApiClient:
+    """Django's test client speaking JSON with a bearer token, as an API user would."""
+
+    def __init__(self, user=None):
+        self.client = Client()
+        self.headers = {}
+        if user is not None:
+            _token, secret = services.token_create(user=user, name="tests")
+            self.headers["Authorization"] = f"Bearer {secret}"
+
+    def _call(self, method, path, json=None):
+        kwargs = {"headers": self.headers}
+        if json is not None:
+            kwargs.update(data=json, content_type="application/json")
+        return getattr(self.client, method)(f"/api/v1{path}", **kwargs)
+
+    def get(self, path):
+        return self._call("get", path)
+
+    def post(self, path, json=None):
+        return self._call("post", path, json if json is not None else {})
+
+    def patch(self, path, json=None):
+        return self._call("patch", path, json if json is not None else {})
+
+    def delete(self, path):
+        return self._call("delete", path)
+
+
+@pytest.fixture
+def api(db):
+    return ApiClient

@@ -1,0 +1,13 @@
+from django.conf import settings
+
+from .permissions import allowed
+
+
+def site(request):
+    user = request.user
+    return {
+        "OIDC_ENABLED": settings.OIDC_ENABLED,
+        "OIDC_PROVIDER_NAME": settings.OIDC_PROVIDER_NAME,
+        "can_view_audit": allowed(user, "audit.view"),
+        "staff_role": getattr(user, "staff_role", "") if user.is_authenticated else "",
+    }

@@ -1,0 +1,70 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Migrate, load the demo data, and run the web server and the task worker until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+
+    def handle(self, *args, port: str, host: str, no_demo: bool, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database is up to date")
+        if not no_demo:
+            call_command("seed_demo")
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        cli = [sys.executable, "-m", "aifactory.cli"]
+        if settings.PRODUCTION:
+            web = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "aifactory.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                os.environ.get("WEB_CONCURRENCY", "4"),
+            ]
+        else:
+            web = [*cli, "runserver", f"{host}:{port}", "--noreload"]
+        children = [
+            subprocess.Popen(web),
+            subprocess.Popen([*cli, "worker"]),
+        ]
+        self.stdout.write(
+            self.style.SUCCESS(f"AI Factory Hub at http://{host}:{port}/  (Ctrl-C stops)")
+        )
+
+        def stop(signum=None, frame=None):
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+        signal.signal(signal.SIGTERM, lambda s, f: (stop(), sys.exit(0)))
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            failed = [c.args for c in children if c.poll() not in (None, 0)]
+            if failed:
+                self.stderr.write(f"a process stopped: {failed}")
+        except KeyboardInterrupt:
+            self.stdout.write("stopping…")
+        finally:
+            stop()

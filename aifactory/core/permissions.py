@@ -1,0 +1,107 @@
+"""Every permission rule of the hub, in one place.
+
+Views, API handlers, selectors and the CLI ask ``allowed(user, action, obj)`` or ``require(...)``;
+none of them decides on its own. Rules look at the person's staff role and their membership role in
+the object's organisation (reached through related names, so core imports no domain app).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+from .roles import OrgRole, StaffRole
+
+ALL_STAFF = frozenset(r for r in StaffRole if r)
+
+
+def staff_role(user) -> str:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return ""
+    if user.is_superuser:
+        return StaffRole.ADMINISTRATOR
+    return user.staff_role or ""
+
+
+def is_staff_in(user, *roles: str) -> bool:
+    role = staff_role(user)
+    return bool(role) and (role in roles or role == StaffRole.ADMINISTRATOR)
+
+
+def org_role(user, organisation) -> str | None:
+    """The person's membership role in the organisation, or None."""
+    if not getattr(user, "is_authenticated", False) or organisation is None:
+        return None
+    cache = getattr(user, "_org_roles", None)
+    if cache is None:
+        cache = dict(user.memberships.values_list("organisation_id", "role"))
+        user._org_roles = cache
+    return cache.get(organisation.pk)
+
+
+def forget_roles(user) -> None:
+    """Drop the per-request role cache after a membership change."""
+    if hasattr(user, "_org_roles"):
+        del user._org_roles
+
+
+def _authenticated(user, obj=None) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.is_active
+
+
+def _member(user, org) -> bool:
+    return org_role(user, org) is not None
+
+
+def _manager(user, org) -> bool:
+    return org_role(user, org) in (OrgRole.OWNER, OrgRole.MANAGER)
+
+
+def _owner(user, org) -> bool:
+    return org_role(user, org) == OrgRole.OWNER
+
+
+def _any_staff(user, obj=None) -> bool:
+    return is_staff_in(user, *ALL_STAFF)
+
+
+def _admin(user, obj=None) -> bool:
+    return is_staff_in(user, StaffRole.ADMINISTRATOR)
+
+
+def _operator(user, obj=None) -> bool:
+    return is_staff_in(user, StaffRole.OPERATOR)
+
+
+def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
+    return lambda user, obj=None: any(rule(user, obj) for rule in rules)
+
+
+RULES: dict[str, Callable[..., bool]] = {
+    # Organisations: members see their own; every staff role sees all (advisors need the profile).
+    "organisation.create": _authenticated,
+    "organisation.view": _either(_member, _any_staff),
+    "organisation.update": _either(_manager, _admin),
+    "organisation.list_all": _any_staff,
+    # Memberships and invitations: managers and owners run their team; administrators can help.
+    "membership.view": _either(_member, _any_staff),
+    "membership.manage": _either(_manager, _admin),
+    "membership.grant_owner": _either(_owner, _admin),
+    "invitation.manage": _either(_manager, _admin),
+    # The factory's own tools.
+    "audit.view": _either(_operator, _admin),
+    "staff.assign_role": _admin,
+}
+
+
+def allowed(user, action: str, obj: Any = None) -> bool:
+    try:
+        rule = RULES[action]
+    except KeyError:
+        raise LookupError(f"no permission rule named {action!r}") from None
+    return bool(rule(user, obj))
+
+
+def require(user, action: str, obj: Any = None) -> None:
+    if not allowed(user, action, obj):
+        raise PermissionDenied(action)

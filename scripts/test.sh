@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole suite on SQLite and on PostgreSQL (or just one: `scripts/test.sh sqlite|postgres`).
+# Installs what the tests need first: Debian's Chromium for the browser tests, a running PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which="${1:-both}"
+
+scripts/test-deps.sh
+
+export AIFACTORY_ENV=test
+export AIFACTORY_DATA_DIR="${AIFACTORY_DATA_DIR:-$(mktemp -d)}"
+PG_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/aifactory}"
+status=0
+
+if [[ "$which" == sqlite || "$which" == both ]]; then
+  echo "=== test suite on SQLite ==="
+  ruff_bin=.venv/bin/ruff
+  $ruff_bin check . && $ruff_bin format --check . || status=1
+  DATABASE_URL="sqlite:///$AIFACTORY_DATA_DIR/test.sqlite3" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-} || status=1
+fi
+
+if [[ "$which" == postgres || "$which" == both ]]; then
+  echo "=== test suite on PostgreSQL ($PG_URL) ==="
+  if .venv/bin/python - "$PG_URL" <<'PY'
+import sys, psycopg
+try:
+    psycopg.connect(sys.argv[1].replace("/aifactory", "/postgres"), connect_timeout=3).close()
+except Exception as exc:
+    print(f"PostgreSQL not reachable: {exc}")
+    sys.exit(1)
+PY
+  then
+    DATABASE_URL="$PG_URL" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-} || status=1
+  else
+    echo "!!! SKIPPED: the PostgreSQL run needs a server at $PG_URL (set TEST_POSTGRES_URL); .ci/run starts one"
+    [[ "${CI:-}" == true ]] && status=1
+  fi
+fi
+exit $status
