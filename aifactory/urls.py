@@ -14,3 +14,6 @@ urlpatterns = [
 
 if settings.OIDC_ENABLED:
     urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
+
+handler404 = "aifactory.api.handler404"
+handler500 = "aifactory.api.handler500"

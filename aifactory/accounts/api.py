@@ -1,7 +1,7 @@
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from aifactory.core.permissions import org_role
 
@@ -80,7 +80,7 @@ def organisations_list(request: HttpRequest, all: bool = False):
 @router.post("/organisations", response={201: OrganisationOut}, summary="Register an organisation")
 def organisations_create(request: HttpRequest, payload: OrganisationIn):
     organisation = services.organisation_create(actor=request.user, data=payload.dict())
-    return 201, _org(request.user, organisation)
+    return Status(201, _org(request.user, organisation))
 
 
 @router.get("/organisations/{organisation_id}", response=OrganisationOut)
@@ -119,14 +119,14 @@ def members_remove(request: HttpRequest, organisation_id: UUID, membership_id: U
     organisation = selectors.organisation_get(request.user, organisation_id)
     membership = selectors.membership_get(request.user, organisation, membership_id)
     services.membership_remove(actor=request.user, membership=membership)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/organisations/{organisation_id}/leave", response={204: None})
 def organisations_leave(request: HttpRequest, organisation_id: UUID):
     organisation = selectors.organisation_get(request.user, organisation_id)
     services.membership_leave(actor=request.user, organisation=organisation)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/organisations/{organisation_id}/invitations", response=list[InvitationOut])
@@ -142,7 +142,8 @@ def invitations_create(request: HttpRequest, organisation_id: UUID, payload: Inv
     invitation, token = services.invitation_create(
         actor=request.user, organisation=organisation, email=payload.email, role=payload.role
     )
-    return 201, InvitationCreated(**InvitationOut.from_orm(invitation).dict(), token=token)
+    invitation.token = token
+    return Status(201, invitation)
 
 
 @router.delete(
@@ -171,7 +172,8 @@ def tokens_create(request: HttpRequest, payload: TokenIn):
     token, secret = services.token_create(
         user=request.user, name=payload.name, expires_in_days=payload.expires_in_days
     )
-    return 201, TokenCreated(**TokenOut.from_orm(token).dict(), token=secret)
+    token.token = secret
+    return Status(201, token)
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke a token")

@@ -1,0 +1,219 @@
+"""The authorization matrix: every URL pattern of the hub, every role, exactly the expected answer.
+
+The rules are keyed by URL pattern name and the test walks the URLconf, so a new page or endpoint
+without a rule here fails `test_every_url_has_a_rule`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from aifactory.accounts import services
+from aifactory.accounts.models import Membership
+from aifactory.core.roles import OrgRole, StaffRole
+
+ROLES = [
+    "anonymous",
+    "outsider",
+    "member",
+    "manager",
+    "owner",
+    "advisor",
+    "reviewer",
+    "operator",
+    "administrator",
+]
+STAFF = ["advisor", "reviewer", "operator", "administrator"]
+SIGNED_IN = [r for r in ROLES if r != "anonymous"]
+
+
+class World:
+    """Organisation A (owner, manager, member), organisation B (the outsider's), and the staff."""
+
+    def __init__(self):
+        def person(name, staff_role=""):
+            user = services.user_create(
+                email=f"{name}@matrix.test", password="matrix-Pass-123", staff_role=staff_role,
+                email_verified=True,
+            )
+            services.terms_accept(user=user)
+            return user
+
+        self.users = {role: person(role, role if role in STAFF else "") for role in SIGNED_IN}
+        self.users["anonymous"] = None
+        self.host = person("host")
+        self.org = services.organisation_create(
+            actor=self.users["owner"], data={"legal_name": "Matrix A", "country": "LU", "kind": "sme"}
+        )
+        Membership.objects.create(organisation=self.org, user=self.users["manager"], role=OrgRole.MANAGER)
+        Membership.objects.create(organisation=self.org, user=self.users["member"], role=OrgRole.MEMBER)
+        self.other_org = services.organisation_create(
+            actor=self.users["outsider"], data={"legal_name": "Matrix B", "country": "LU", "kind": "startup"}
+        )
+        self.host_org = services.organisation_create(
+            actor=self.host, data={"legal_name": "Matrix Host", "country": "LU", "kind": "public"}
+        )
+        self.member_membership = Membership.objects.get(organisation=self.org, user=self.users["member"])
+        self.invitation, self.invitation_token = services.invitation_create(
+            actor=self.users["owner"], organisation=self.org, email="invitee@matrix.test"
+        )
+        self.owner_token, _ = services.token_create(user=self.users["owner"], name="owner's")
+
+    def invitation_for(self, role):
+        """A fresh invitation addressed to this role's person, in an organisation they are not in."""
+        email = self.users[role].email if self.users[role] else "nobody@matrix.test"
+        _inv, token = services.invitation_create(actor=self.host, organisation=self.host_org, email=email)
+        return token
+
+
+@dataclass
+class Rule:
+    method: str
+    path: str  # formatted with the World, e.g. "/api/v1/organisations/{w.org.pk}"
+    expect: dict[str, int]
+    body: Any = None  # dict, or a callable (world, role) -> dict
+    shows_org: dict[str, bool] = field(default_factory=dict)  # list endpoints: is organisation A listed?
+
+
+def by_role(default: int, **overrides: int) -> dict[str, int]:
+    return {role: overrides.get(role, default) for role in ROLES}
+
+
+API = "/api/v1"
+ORG = API + "/organisations/{w.org.pk}"
+ANON_401 = {"anonymous": 401}
+VIEWERS = {r: 200 for r in ["member", "manager", "owner", *STAFF]}
+MANAGERS = {"manager": 200, "owner": 200, "administrator": 200}
+
+RULES: dict[str, Rule] = {
+    # --- API ------------------------------------------------------------------------------------
+    "api:openapi-json": Rule("get", API + "/openapi.json", by_role(200)),
+    "api:openapi-view": Rule("get", API + "/docs", by_role(200)),
+    "api:api-root": Rule("get", API + "/", by_role(404)),
+    "api:me": Rule("get", API + "/me", by_role(200, **ANON_401)),
+    "api:me_update": Rule("patch", API + "/me", by_role(200, **ANON_401), body={"first_name": "Kim"}),
+    "api:organisations_list": Rule(
+        "get", API + "/organisations", by_role(200, **ANON_401),
+        shows_org={r: r in ("member", "manager", "owner") for r in SIGNED_IN},
+    ),
+    "api:organisations_create": Rule(
+        "post", API + "/organisations", by_role(201, **ANON_401),
+        body=lambda w, role: {"legal_name": f"New {role}", "country": "LU", "kind": "startup"},
+    ),
+    "api:organisations_read": Rule("get", ORG, by_role(403, **ANON_401, **VIEWERS)),
+    "api:organisations_update": Rule(
+        "patch", ORG, by_role(403, **ANON_401, **MANAGERS), body={"city": "Belval"}
+    ),
+    "api:members_list": Rule("get", ORG + "/members", by_role(403, **ANON_401, **VIEWERS)),
+    "api:members_set_role": Rule(
+        "patch", ORG + "/members/{w.member_membership.pk}", by_role(403, **ANON_401, **MANAGERS),
+        body={"role": "manager"},
+    ),
+    "api:members_remove": Rule(
+        "delete", ORG + "/members/{w.member_membership.pk}",
+        by_role(403, **ANON_401, member=204, manager=204, owner=204, administrator=204),
+    ),
+    "api:organisations_leave": Rule(
+        "post", ORG + "/leave",
+        by_role(404, **ANON_401, outsider=403, member=204, manager=204, owner=409),
+    ),
+    "api:invitations_list": Rule("get", ORG + "/invitations", by_role(403, **ANON_401, **MANAGERS)),
+    "api:invitations_create": Rule(
+        "post", ORG + "/invitations",
+        by_role(403, **ANON_401, manager=201, owner=201, administrator=201),
+        body={"email": "new.colleague@matrix.test", "role": "member"},
+    ),
+    "api:invitations_revoke": Rule(
+        "delete", ORG + "/invitations/{w.invitation.pk}", by_role(403, **ANON_401, **MANAGERS)
+    ),
+    "api:invitations_accept": Rule(
+        "post", API + "/invitations/accept", by_role(200, **ANON_401),
+        body=lambda w, role: {"token": w.invitation_for(role)},
+    ),
+    "api:tokens_list": Rule("get", API + "/tokens", by_role(200, **ANON_401)),
+    "api:tokens_create": Rule("post", API + "/tokens", by_role(201, **ANON_401), body={"name": "ci"}),
+    "api:tokens_revoke": Rule(
+        "delete", API + "/tokens/{w.owner_token.pk}", by_role(404, **ANON_401, owner=200)
+    ),
+    "api:audit_list": Rule(
+        "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
+    ),
+}
+
+# Patterns that are not ours to rule on: Django's admin (checked once below) and its i18n view.
+EXEMPT_NAMESPACES = {"admin"}
+
+
+def _walk(patterns, namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            yield from _walk(entry.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}"
+
+
+def all_url_names() -> list[str]:
+    return sorted(
+        name for name in set(_walk(get_resolver().url_patterns))
+        if name.split(":")[0] not in EXEMPT_NAMESPACES
+    )
+
+
+def test_every_url_has_a_rule():
+    missing = [name for name in all_url_names() if name not in RULES]
+    assert not missing, f"URL patterns without an authorization rule: {missing}"
+
+
+def _client_for(world: World, role: str, api: bool) -> tuple[Client, dict[str, str]]:
+    client = Client()
+    user = world.users[role]
+    headers: dict[str, str] = {}
+    if user is None:
+        return client, headers
+    if api:
+        _token, secret = services.token_create(user=user, name=f"matrix {role}")
+        headers["Authorization"] = f"Bearer {secret}"
+    else:
+        client.force_login(user)
+    return client, headers
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_matrix(db, name, role):
+    rule = RULES[name]
+    world = World()
+    path = rule.path.format(w=world)
+    is_api = path.startswith(API)
+    client, headers = _client_for(world, role, is_api)
+    body = rule.body(world, role) if callable(rule.body) else rule.body
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        if is_api:
+            kwargs.update(data=body, content_type="application/json")
+        else:
+            kwargs.update(data=body)
+    response = getattr(client, rule.method)(path, **kwargs)
+    expected = rule.expect[role]
+    assert response.status_code == expected, (
+        f"{role} {rule.method.upper()} {path}: {response.status_code}, expected {expected}: "
+        f"{response.content[:300]!r}"
+    )
+    if role in rule.shows_org:
+        listed = str(world.org.pk) in response.content.decode()
+        assert listed == rule.shows_org[role], f"{role} sees organisation A: {listed}"
+    if is_api and response.status_code >= 400:
+        assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_site(db, role):
+    world = World()
+    client, _ = _client_for(world, role, api=False)
+    response = client.get("/admin/")
+    allowed = role in ("operator", "administrator")
+    assert (response.status_code == 200) == allowed, f"{role}: {response.status_code}"
