@@ -57,14 +57,19 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
 
-        signal.signal(signal.SIGTERM, lambda s, f: (stop(), sys.exit(0)))
+        def on_signal(signum, frame):
+            self.stdout.write("stopping…")
+            stop()
+            sys.exit(0)
+
+        # Set explicitly: a shell that starts us in the background ignores SIGINT otherwise.
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             failed = [c.args for c in children if c.poll() not in (None, 0)]
             if failed:
                 self.stderr.write(f"a process stopped: {failed}")
-        except KeyboardInterrupt:
-            self.stdout.write("stopping…")
         finally:
             stop()

@@ -51,6 +51,7 @@ class Command(BaseCommand):
                 worker_id=worker_id[:64],
                 queue_name="*",
                 startup_delay=False,
+                reload=False,
             )
         finally:
             stop.set()
