@@ -66,7 +66,7 @@ def on_validation_error(request, exc: ValidationError):
 @api.exception_handler(ServiceError)
 def on_service_error(request, exc: ServiceError):
     errors = {exc.field: [exc.message]} if exc.field else None
-    title = "Not found" if exc.status == 404 else "Conflict"
+    title = {403: "Forbidden", 404: "Not found"}.get(exc.status, "Conflict")
     return problem(request, exc.status, title, exc.message, errors)
 
 

@@ -9,6 +9,8 @@ from aifactory.accounts import services
 from aifactory.accounts.models import Membership
 from aifactory.core.roles import OrgRole
 
+pytest_plugins = ["aifactory.browser"]
+
 PASSWORD = "correct-Horse-battery-9"
 _counter = itertools.count(1)
 

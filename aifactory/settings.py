@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs (Swagger UI) from our static files, not a CDN
     "django_countries",
     "django_tasks",
     "django_tasks_db",
@@ -168,6 +169,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the portal's own CSS and JS
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 STATIC_ROOT.mkdir(exist_ok=True)
@@ -197,33 +199,38 @@ TASKS = {
     }
 }
 
-# OpenID Connect login (Keycloak, MyAccessID...): off unless OIDC_ENABLED is set.
+# OpenID Connect login (Keycloak, MyAccessID...): off unless OIDC_ENABLED is set. See .env.example.
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
 OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "your identity provider")
 OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
 OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
 OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email profile")
+# Either the provider's discovery document, or its four endpoints (which win when both are set).
+OIDC_OP_DISCOVERY_URL = env("OIDC_OP_DISCOVERY_URL")
 OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT")
 OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT")
 OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT")
 OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
 OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
+# Only for providers that release nothing but verified addresses and do not send email_verified.
+OIDC_ASSUME_EMAIL_VERIFIED = env_bool("OIDC_ASSUME_EMAIL_VERIFIED", False)
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "10"))
 if OIDC_ENABLED:
-    missing = [
-        name
-        for name in (
-            "OIDC_RP_CLIENT_ID",
-            "OIDC_RP_CLIENT_SECRET",
+    required = ["OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET"]
+    if not OIDC_OP_DISCOVERY_URL:
+        required += [
             "OIDC_OP_AUTHORIZATION_ENDPOINT",
             "OIDC_OP_TOKEN_ENDPOINT",
             "OIDC_OP_USER_ENDPOINT",
             "OIDC_OP_JWKS_ENDPOINT",
-        )
-        if not env(name)
-    ]
+        ]
+    missing = [name for name in required if not env(name)]
     if missing:
-        raise ImproperlyConfigured("OIDC_ENABLED needs " + ", ".join(missing))
+        raise ImproperlyConfigured(
+            f"OIDC_ENABLED needs {', '.join(missing)} (or OIDC_OP_DISCOVERY_URL for the endpoints)"
+        )
     AUTHENTICATION_BACKENDS.append("aifactory.accounts.oidc.OIDCBackend")
 
 SESSION_COOKIE_SECURE = PRODUCTION

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,10 +9,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # Always routed; the views answer 404 while OIDC_ENABLED is off.
+    path("oidc/", include("aifactory.accounts.oidc")),
 ]
-
-if settings.OIDC_ENABLED:
-    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
 
 handler404 = "aifactory.api.handler404"
 handler500 = "aifactory.api.handler500"

@@ -141,7 +141,7 @@ class InvitationAccept(Strict):
 
 class TokenIn(Strict):
     name: str = Field(max_length=100)
-    expires_in_days: int | None = 90
+    expires_in_days: int = 90
 
 
 class TokenOut(Schema):

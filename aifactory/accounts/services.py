@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from aifactory.core.errors import InvalidTransition, NotFound, ServiceError
+from aifactory.core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from aifactory.core.permissions import forget_roles, require
 from aifactory.core.roles import OrgRole, StaffRole
 from aifactory.core.services import audit_record, diff_fields
@@ -50,7 +51,13 @@ def _clean_email(email: str, field: str = "email") -> str:
     return email.lower()
 
 
+NUL_MESSAGE = _lazy("Remove the invisible NUL character from this text.")
+
+
 def _check_length(field: str, value: str, limit: int) -> None:
+    """The length limit, and no NUL character: PostgreSQL cannot store one."""
+    if value is not None and "\x00" in value:
+        raise ValidationError({field: NUL_MESSAGE})
     if value is not None and len(value) > limit:
         raise ValidationError(
             {
@@ -138,6 +145,16 @@ def verification_send(*, user: User) -> None:
     send_mail(_("Confirm your e-mail address"), body, None, [user.email])
 
 
+def verification_resend(*, email: str) -> None:
+    """Send a new link if an unverified account has this address; otherwise do nothing, silently,
+    so the answer never tells whether an address is registered."""
+    user = User.objects.filter(
+        email__iexact=(email or "").strip(), email_verified=False, is_active=True
+    ).first()
+    if user is not None:
+        verification_send(user=user)
+
+
 def user_verify_email(*, token: str) -> User:
     try:
         data = signing.loads(
@@ -203,6 +220,20 @@ def user_update_profile(
     return user
 
 
+def user_set_password(*, user: User, password: str) -> User:
+    """Set a new password (after a reset by e-mail); it also ends a sign-in lock-out."""
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=user, action="user.set_password", obj=user)
+        login_failures_clear(email=user.email)
+    return user
+
+
 def terms_accept(*, user: User, version: str | None = None) -> TermsAcceptance:
     version = version or settings.TERMS_VERSION
     with transaction.atomic():
@@ -214,6 +245,71 @@ def terms_accept(*, user: User, version: str | None = None) -> TermsAcceptance:
 
 def terms_accepted(user: User) -> bool:
     return TermsAcceptance.objects.filter(user=user, version=settings.TERMS_VERSION).exists()
+
+
+# --- sign-in with an identity provider (OpenID Connect) ------------------------------------------
+
+
+def user_login_oidc(
+    *,
+    email: str | None,
+    email_verified: bool,
+    first_name: str = "",
+    last_name: str = "",
+    subject: str = "",
+    provider: str = "",
+    create: bool = True,
+) -> User:
+    """The account for a person the identity provider vouches for, created if allowed.
+
+    Only an address the provider has verified may reach an account here: otherwise anyone who can
+    register that address at the provider would take over the account.
+    """
+    names = {"provider": provider or _("the identity provider"), "email": email or ""}
+    if not email:
+        raise ServiceError(
+            _("%(provider)s did not share your e-mail address; allow it and try again.") % names,
+            field="email",
+        )
+    if not email_verified:
+        raise ServiceError(
+            _(
+                "%(provider)s has not confirmed that %(email)s is your address, so it cannot "
+                "sign you in here. Confirm the address there, or sign in with your password."
+            )
+            % names,
+            field="email",
+        )
+    email = _clean_email(email)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email__iexact=email).first()
+        changes: dict[str, Any] = {"provider": provider, "subject": subject, "created": False}
+        if user is None:
+            if not create:
+                raise ServiceError(
+                    _("No account uses %(email)s. Sign up first, or ask to be invited.") % names,
+                    field="email",
+                )
+            user = user_create(
+                email=email,
+                password=None,
+                first_name=(first_name or "")[:150],
+                last_name=(last_name or "")[:150],
+                email_verified=True,
+            )
+            changes["created"] = True
+        elif not user.is_active:
+            raise ServiceError(_("The account for %(email)s is disabled.") % names, field="email")
+        elif not user.email_verified:
+            # Whoever signed up with this address never proved it; the provider's user has. Drop
+            # the unproven password so the one who signed up cannot use the account afterwards.
+            user.email_verified = True
+            user.set_unusable_password()
+            user.save(update_fields=["email_verified", "password"])
+            changes["email_verified"] = [False, True]
+            changes["password"] = "removed"
+        audit_record(actor=user, action="user.login_oidc", obj=user, changes=changes)
+    return user
 
 
 # --- sign-in rate limit ------------------------------------------------------------------------
@@ -248,6 +344,14 @@ ORGANISATION_FIELDS = {
 }
 
 
+# Beyond these a figure is a typo; the headcount column also holds no more than 2**31 - 1.
+NUMBER_LIMITS = {
+    "staff_headcount": 10_000_000,
+    "annual_turnover_eur": 10**13,
+    "balance_sheet_eur": 10**13,
+}
+
+
 def _clean_organisation(
     data: dict[str, Any], instance: Organisation | None = None
 ) -> dict[str, Any]:
@@ -274,6 +378,8 @@ def _clean_organisation(
             add(field, _("Expected text."))
             continue
         value = value.strip()
+        if "\x00" in value:
+            add(field, NUL_MESSAGE)
         if len(value) > limit:
             add(
                 field,
@@ -309,7 +415,7 @@ def _clean_organisation(
         for m in exc.message_dict["sectors"]:
             add("sectors", m)
 
-    for field in ("staff_headcount", "annual_turnover_eur", "balance_sheet_eur"):
+    for field, largest in NUMBER_LIMITS.items():
         value = merged.get(field)
         if value in ("", None):
             cleaned[field] = None
@@ -319,8 +425,11 @@ def _clean_organisation(
         except (TypeError, ValueError):
             add(field, _("Enter a whole number."))
             continue
-        if number < 0 or number > 10**13:
-            add(field, _("Enter a number between 0 and 10,000,000,000,000."))
+        if number < 0 or number > largest:
+            add(
+                field,
+                _("Enter a number between 0 and %(largest)s.") % {"largest": f"{largest:,}"},
+            )
             continue
         cleaned[field] = number
 
@@ -577,9 +686,16 @@ def invitation_by_token(token: str) -> Invitation:
     return invitation
 
 
-def invitation_accept(*, actor: User, token: str) -> Membership:
+def invitation_accept(*, actor: User, token: str = "", invitation_id=None) -> Membership:
+    """Accept with the token from the e-mail, or by id (from the dashboard): a verified account
+    with the invited address proves what the token proves."""
     with transaction.atomic():
-        invitation = invitation_by_token(token)
+        if invitation_id is not None:
+            invitation = Invitation.objects.filter(pk=invitation_id).first()
+            if invitation is None:
+                raise NotFound(_("This invitation does not exist."))
+        else:
+            invitation = invitation_by_token(token)
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.status != InvitationStatus.PENDING:
             raise InvalidTransition(
@@ -589,12 +705,12 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
         if invitation.is_expired:
             raise InvalidTransition(_("This invitation has expired; ask for a new one."))
         if invitation.email.lower() != actor.email.lower():
-            raise ServiceError(
+            raise NotAllowed(
                 _("This invitation is for %(email)s; sign in with that address.")
                 % {"email": invitation.email}
             )
         if not actor.email_verified:
-            raise ServiceError(_("Verify your e-mail address first."))
+            raise NotAllowed(_("Verify your e-mail address first."))
         membership, created = Membership.objects.get_or_create(
             organisation=invitation.organisation, user=actor, defaults={"role": invitation.role}
         )
@@ -632,14 +748,14 @@ MAX_TOKEN_DAYS = 366
 
 
 def token_create(
-    *, user: User, name: str, expires_in_days: int | None = 90, actor=None
+    *, user: User, name: str, expires_in_days: int = 90, actor=None
 ) -> tuple[ApiToken, str]:
     """Create a personal token; the secret is returned once and only its hash is kept."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the token a name, e.g. “laptop”.")})
     _check_length("name", name, 100)
-    if expires_in_days is not None and not (1 <= int(expires_in_days) <= MAX_TOKEN_DAYS):
+    if expires_in_days is None or not (1 <= int(expires_in_days) <= MAX_TOKEN_DAYS):
         raise ValidationError(
             {"expires_in_days": _("Between 1 and %(max)d days.") % {"max": MAX_TOKEN_DAYS}}
         )
@@ -650,9 +766,7 @@ def token_create(
             name=name,
             prefix=secret[: len(ApiToken.PREFIX) + 6],
             token_hash=hash_secret(secret),
-            expires_at=timezone.now() + timedelta(days=int(expires_in_days))
-            if expires_in_days
-            else None,
+            expires_at=timezone.now() + timedelta(days=int(expires_in_days)),
         )
         audit_record(
             actor=actor or user,

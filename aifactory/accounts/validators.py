@@ -20,8 +20,9 @@ def clean_vat_number(value: str, country: str) -> str:
     """Normalise and check an EU VAT number (format and check digits, offline)."""
     if not value:
         return ""
-    compact = eu_vat.compact(value)
     try:
+        # compact() raises too, for a prefix that is no EU country.
+        compact = eu_vat.compact(value)
         eu_vat.validate(compact)
     except StdnumError:
         raise ValidationError(

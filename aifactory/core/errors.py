@@ -22,6 +22,12 @@ class NotFound(ServiceError):
     status = 404
 
 
+class NotAllowed(ServiceError):
+    """Refused for this person, with a reason they can act on (HTTP 403)."""
+
+    status = 403
+
+
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
     """Flatten a Django ValidationError into {field: [messages]}; non-field errors under ``__all__``."""
     if hasattr(exc, "error_dict"):

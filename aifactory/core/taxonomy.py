@@ -51,7 +51,16 @@ SME_THRESHOLDS = [
 
 
 def sme_size_class(headcount: int | None, turnover: int | None, balance_sheet: int | None) -> str:
-    """Staff must be under the ceiling and either turnover or balance sheet within its ceiling."""
+    """Staff must be under the ceiling and either turnover or balance sheet within its ceiling.
+
+    A missing figure never earns a smaller class, but one figure is enough to say "large": 250 staff
+    or more, or both financial figures above the medium ceilings.
+    """
+    _size, staff_below, turnover_max, balance_max = SME_THRESHOLDS[-1]
+    if headcount is not None and headcount >= staff_below:
+        return SizeClass.LARGE
+    if (turnover or 0) > turnover_max and (balance_sheet or 0) > balance_max:
+        return SizeClass.LARGE
     if headcount is None or (turnover is None and balance_sheet is None):
         return SizeClass.UNKNOWN
     for size, staff_below, turnover_max, balance_max in SME_THRESHOLDS:

@@ -36,7 +36,9 @@ class World:
     def __init__(self):
         def person(name, staff_role=""):
             user = services.user_create(
-                email=f"{name}@matrix.test", password="matrix-Pass-123", staff_role=staff_role,
+                email=f"{name}@matrix.test",
+                password="matrix-Pass-123",
+                staff_role=staff_role,
                 email_verified=True,
             )
             services.terms_accept(user=user)
@@ -46,17 +48,25 @@ class World:
         self.users["anonymous"] = None
         self.host = person("host")
         self.org = services.organisation_create(
-            actor=self.users["owner"], data={"legal_name": "Matrix A", "country": "LU", "kind": "sme"}
+            actor=self.users["owner"],
+            data={"legal_name": "Matrix A", "country": "LU", "kind": "sme"},
         )
-        Membership.objects.create(organisation=self.org, user=self.users["manager"], role=OrgRole.MANAGER)
-        Membership.objects.create(organisation=self.org, user=self.users["member"], role=OrgRole.MEMBER)
+        Membership.objects.create(
+            organisation=self.org, user=self.users["manager"], role=OrgRole.MANAGER
+        )
+        Membership.objects.create(
+            organisation=self.org, user=self.users["member"], role=OrgRole.MEMBER
+        )
         self.other_org = services.organisation_create(
-            actor=self.users["outsider"], data={"legal_name": "Matrix B", "country": "LU", "kind": "startup"}
+            actor=self.users["outsider"],
+            data={"legal_name": "Matrix B", "country": "LU", "kind": "startup"},
         )
         self.host_org = services.organisation_create(
             actor=self.host, data={"legal_name": "Matrix Host", "country": "LU", "kind": "public"}
         )
-        self.member_membership = Membership.objects.get(organisation=self.org, user=self.users["member"])
+        self.member_membership = Membership.objects.get(
+            organisation=self.org, user=self.users["member"]
+        )
         self.invitation, self.invitation_token = services.invitation_create(
             actor=self.users["owner"], organisation=self.org, email="invitee@matrix.test"
         )
@@ -65,7 +75,9 @@ class World:
     def invitation_for(self, role):
         """A fresh invitation addressed to this role's person, in an organisation they are not in."""
         email = self.users[role].email if self.users[role] else "nobody@matrix.test"
-        _inv, token = services.invitation_create(actor=self.host, organisation=self.host_org, email=email)
+        _inv, token = services.invitation_create(
+            actor=self.host, organisation=self.host_org, email=email
+        )
         return token
 
 
@@ -75,7 +87,9 @@ class Rule:
     path: str  # formatted with the World, e.g. "/api/v1/organisations/{w.org.pk}"
     expect: dict[str, int]
     body: Any = None  # dict, or a callable (world, role) -> dict
-    shows_org: dict[str, bool] = field(default_factory=dict)  # list endpoints: is organisation A listed?
+    shows_org: dict[str, bool] = field(
+        default_factory=dict
+    )  # list endpoints: is organisation A listed?
 
 
 def by_role(default: int, **overrides: int) -> dict[str, int]:
@@ -94,13 +108,19 @@ RULES: dict[str, Rule] = {
     "api:openapi-view": Rule("get", API + "/docs", by_role(200)),
     "api:api-root": Rule("get", API + "/", by_role(404)),
     "api:me": Rule("get", API + "/me", by_role(200, **ANON_401)),
-    "api:me_update": Rule("patch", API + "/me", by_role(200, **ANON_401), body={"first_name": "Kim"}),
+    "api:me_update": Rule(
+        "patch", API + "/me", by_role(200, **ANON_401), body={"first_name": "Kim"}
+    ),
     "api:organisations_list": Rule(
-        "get", API + "/organisations", by_role(200, **ANON_401),
+        "get",
+        API + "/organisations",
+        by_role(200, **ANON_401),
         shows_org={r: r in ("member", "manager", "owner") for r in SIGNED_IN},
     ),
     "api:organisations_create": Rule(
-        "post", API + "/organisations", by_role(201, **ANON_401),
+        "post",
+        API + "/organisations",
+        by_role(201, **ANON_401),
         body=lambda w, role: {"legal_name": f"New {role}", "country": "LU", "kind": "startup"},
     ),
     "api:organisations_read": Rule("get", ORG, by_role(403, **ANON_401, **VIEWERS)),
@@ -109,20 +129,25 @@ RULES: dict[str, Rule] = {
     ),
     "api:members_list": Rule("get", ORG + "/members", by_role(403, **ANON_401, **VIEWERS)),
     "api:members_set_role": Rule(
-        "patch", ORG + "/members/{w.member_membership.pk}", by_role(403, **ANON_401, **MANAGERS),
+        "patch",
+        ORG + "/members/{w.member_membership.pk}",
+        by_role(403, **ANON_401, **MANAGERS),
         body={"role": "manager"},
     ),
     "api:members_remove": Rule(
-        "delete", ORG + "/members/{w.member_membership.pk}",
+        "delete",
+        ORG + "/members/{w.member_membership.pk}",
         by_role(403, **ANON_401, member=204, manager=204, owner=204, administrator=204),
     ),
     "api:organisations_leave": Rule(
-        "post", ORG + "/leave",
+        "post",
+        ORG + "/leave",
         by_role(404, **ANON_401, outsider=403, member=204, manager=204, owner=409),
     ),
     "api:invitations_list": Rule("get", ORG + "/invitations", by_role(403, **ANON_401, **MANAGERS)),
     "api:invitations_create": Rule(
-        "post", ORG + "/invitations",
+        "post",
+        ORG + "/invitations",
         by_role(403, **ANON_401, manager=201, owner=201, administrator=201),
         body={"email": "new.colleague@matrix.test", "role": "member"},
     ),
@@ -130,17 +155,24 @@ RULES: dict[str, Rule] = {
         "delete", ORG + "/invitations/{w.invitation.pk}", by_role(403, **ANON_401, **MANAGERS)
     ),
     "api:invitations_accept": Rule(
-        "post", API + "/invitations/accept", by_role(200, **ANON_401),
+        "post",
+        API + "/invitations/accept",
+        by_role(200, **ANON_401),
         body=lambda w, role: {"token": w.invitation_for(role)},
     ),
     "api:tokens_list": Rule("get", API + "/tokens", by_role(200, **ANON_401)),
-    "api:tokens_create": Rule("post", API + "/tokens", by_role(201, **ANON_401), body={"name": "ci"}),
+    "api:tokens_create": Rule(
+        "post", API + "/tokens", by_role(201, **ANON_401), body={"name": "ci"}
+    ),
     "api:tokens_revoke": Rule(
         "delete", API + "/tokens/{w.owner_token.pk}", by_role(404, **ANON_401, owner=200)
     ),
     "api:audit_list": Rule(
         "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
     ),
+    # --- OpenID Connect: off by default, so nobody reaches it -----------------------------------
+    "oidc_authentication_init": Rule("get", "/oidc/authenticate/", by_role(404)),
+    "oidc_authentication_callback": Rule("get", "/oidc/callback/?code=c&state=s", by_role(404)),
 }
 
 # Patterns that are not ours to rule on: Django's admin (checked once below) and its i18n view.
@@ -158,7 +190,8 @@ def _walk(patterns, namespace=""):
 
 def all_url_names() -> list[str]:
     return sorted(
-        name for name in set(_walk(get_resolver().url_patterns))
+        name
+        for name in set(_walk(get_resolver().url_patterns))
         if name.split(":")[0] not in EXEMPT_NAMESPACES
     )
 
