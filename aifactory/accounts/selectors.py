@@ -2,15 +2,17 @@
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from aifactory.core.permissions import allowed, require
 
-from .models import ApiToken, Invitation, Membership, Organisation, User
+from .models import ApiToken, Invitation, InvitationStatus, Membership, Organisation, User
 
 
 def organisations_visible(user: User, *, all_for_staff: bool = False) -> QuerySet[Organisation]:
     """The person's own organisations; staff may ask for all of them."""
-    qs = Organisation.objects.annotate(member_count=Count("memberships"))
+    # GROUP BY drops Meta.ordering, so the order is spelt out.
+    qs = Organisation.objects.annotate(member_count=Count("memberships")).order_by("legal_name")
     if all_for_staff and allowed(user, "organisation.list_all"):
         return qs
     return qs.filter(memberships__user=user)
@@ -44,6 +46,17 @@ def invitations_of(user: User, organisation: Organisation) -> QuerySet[Invitatio
 def invitation_get(user: User, organisation: Organisation, invitation_id) -> Invitation:
     require(user, "invitation.manage", organisation)
     return get_object_or_404(Invitation, pk=invitation_id, organisation=organisation)
+
+
+def invitations_addressed_to(user: User) -> QuerySet[Invitation]:
+    """Open invitations for the person's verified e-mail address."""
+    if not user.email_verified:
+        return Invitation.objects.none()
+    return Invitation.objects.select_related("organisation", "invited_by").filter(
+        email__iexact=user.email,
+        status=InvitationStatus.PENDING,
+        expires_at__gt=timezone.now(),
+    )
 
 
 def tokens_of(user: User) -> QuerySet[ApiToken]:

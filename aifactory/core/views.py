@@ -5,10 +5,16 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from . import selectors
+from .forms import AuditFilterForm
+from .htmx import render_page
+from .models import AuditEvent
+from .permissions import org_role
+from .roles import OrgRole
 
 
 @require_GET
@@ -17,11 +23,21 @@ def home(request):
 
 
 @login_required
+@require_GET
 def dashboard(request):
-    from aifactory.accounts.selectors import organisations_visible
+    # The dashboard gathers what accounts offers; imported here so core stays below accounts.
+    from aifactory.accounts.selectors import invitations_addressed_to, organisations_visible
 
-    organisations = organisations_visible(request.user)
-    return render(request, "core/dashboard.html", {"organisations": organisations})
+    user = request.user
+    rows = [
+        {"organisation": o, "role": OrgRole(org_role(user, o)).label}
+        for o in organisations_visible(user)
+    ]
+    return render(
+        request,
+        "core/dashboard.html",
+        {"rows": rows, "invitations": invitations_addressed_to(user)},
+    )
 
 
 @never_cache
@@ -62,20 +78,42 @@ def readyz(request):
     )
 
 
+def _show(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_show(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def readable_changes(event: AuditEvent) -> list[tuple[str, str]]:
+    """(field, text) pairs. Updates record {field: [old, new]}; creations record plain values,
+    of which the empty ones are left out."""
+    pairs = []
+    as_diff = not event.action.endswith(".create")
+    for field, value in (event.changes or {}).items():
+        label = field.replace("_", " ")
+        if as_diff and isinstance(value, list) and len(value) == 2:
+            pairs.append((label, f"{_show(value[0])} → {_show(value[1])}"))
+        elif value not in (None, "", [], {}):
+            pairs.append((label, _show(value)))
+    return pairs
+
+
 @login_required
+@require_GET
 def audit_log(request):
-    params = {
-        k: request.GET.get(k, "").strip()
-        for k in ("action", "object_type", "actor", "since", "until")
-    }
-    events = selectors.audit_events(
-        request.user,
-        action=params["action"],
-        object_type=params["object_type"],
-        actor=params["actor"],
-        since=params["since"] or None,
-        until=params["until"] or None,
-    ).select_related("actor")
+    form = AuditFilterForm(request.GET or None)
+    events = selectors.audit_events(request.user, **form.filters()).select_related("actor")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    template = "core/_audit_rows.html" if request.htmx else "core/audit.html"
-    return render(request, template, {"page": page, "params": params})
+    rows = [{"event": e, "changes": readable_changes(e)} for e in page]
+    return render_page(
+        request,
+        "core/audit.html",
+        "core/_audit_results.html",
+        {"form": form, "page": page, "rows": rows},
+    )
