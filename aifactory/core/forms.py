@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,8 +35,8 @@ def call_service(
 ) -> tuple[bool, Any]:
     """Run a service; on a refusal tell the person why and return (False, None).
 
-    Views use this so a ServiceError, ValidationError or PermissionDenied becomes a message or a
-    field error, never a server error.
+    Views use this so a ServiceError or ValidationError becomes a message or a field error, never
+    a server error. PermissionDenied is not caught: a forbidden action answers 403 everywhere.
     """
     try:
         return True, service(**kwargs)
@@ -47,8 +47,6 @@ def call_service(
             form.add_error(exc.field, exc.message)
         else:
             messages.error(request, exc.message)
-    except PermissionDenied:
-        messages.error(request, _("You are not allowed to do that."))
     return False, None
 
 

@@ -544,17 +544,15 @@ def test_a_plain_member_sees_no_controls_and_the_server_refuses(make_user, make_
     assert "Leave organisation" in page
 
     base = f"/organisations/{organisation.pk}/members/{owner_membership.pk}"
-    response = client.post(f"{base}/role/", {"role": "member"}, follow=True)
-    assert "You are not allowed to do that." in text(response)
-    response = client.post(f"{base}/remove/", follow=True)
-    assert "You are not allowed to do that." in text(response)
+    assert client.post(f"{base}/role/", {"role": "member"}).status_code == 403
+    assert client.post(f"{base}/remove/").status_code == 403
     owner_membership.refresh_from_db()
     assert owner_membership.role == OrgRole.OWNER
     response = client.post(
         f"/organisations/{organisation.pk}/invitations/",
         {"email": "x@example.org", "role": "member"},
     )
-    assert "You are not allowed to do that." in text(response)
+    assert response.status_code == 403
     assert not Invitation.objects.exists()
 
 

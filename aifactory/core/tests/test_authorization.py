@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from aifactory.accounts import services
 from aifactory.accounts.models import Membership
-from aifactory.core.roles import OrgRole, StaffRole
+from aifactory.core.roles import OrgRole
 
 ROLES = [
     "anonymous",
@@ -72,6 +72,13 @@ class World:
         )
         self.owner_token, _ = services.token_create(user=self.users["owner"], name="owner's")
 
+    def invitation_id_for(self, role):
+        email = self.users[role].email if self.users[role] else "nobody@matrix.test"
+        invitation, _token = services.invitation_create(
+            actor=self.host, organisation=self.host_org, email=email
+        )
+        return invitation.pk
+
     def invitation_for(self, role):
         """A fresh invitation addressed to this role's person, in an organisation they are not in."""
         email = self.users[role].email if self.users[role] else "nobody@matrix.test"
@@ -101,6 +108,7 @@ ORG = API + "/organisations/{w.org.pk}"
 ANON_401 = {"anonymous": 401}
 VIEWERS = {r: 200 for r in ["member", "manager", "owner", *STAFF]}
 MANAGERS = {"manager": 200, "owner": 200, "administrator": 200}
+LOGIN = {"anonymous": 302}  # pages send anonymous visitors to the sign-in page
 
 RULES: dict[str, Rule] = {
     # --- API ------------------------------------------------------------------------------------
@@ -171,6 +179,86 @@ RULES: dict[str, Rule] = {
         "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
     ),
     # --- OpenID Connect: off by default, so nobody reaches it -----------------------------------
+    # --- portal pages -------------------------------------------------------------------------
+    "core:home": Rule("get", "/", by_role(200)),
+    "core:healthz": Rule("get", "/healthz", by_role(200)),
+    "core:readyz": Rule("get", "/readyz", by_role(503)),  # no worker runs in this test
+    "core:dashboard": Rule("get", "/dashboard/", by_role(200, **LOGIN)),
+    "core:audit": Rule("get", "/audit/", by_role(403, **LOGIN, operator=200, administrator=200)),
+    "set_language": Rule("post", "/i18n/setlang/", by_role(302), body={"language": "de"}),
+    "accounts:signup": Rule("get", "/accounts/signup/", by_role(302, anonymous=200)),
+    "accounts:signup_done": Rule("get", "/accounts/signup/done/", by_role(200)),
+    "accounts:verify_resend": Rule(
+        "post", "/accounts/verify/resend/", by_role(200), body={"email": "nobody@matrix.test"}
+    ),
+    "accounts:verify": Rule("get", "/accounts/verify/not-a-token/", by_role(400)),
+    "accounts:login": Rule("get", "/accounts/login/", by_role(302, anonymous=200)),
+    "accounts:logout": Rule("post", "/accounts/logout/", by_role(302)),
+    "accounts:password_reset": Rule("get", "/accounts/password-reset/", by_role(200)),
+    "accounts:password_reset_done": Rule("get", "/accounts/password-reset/sent/", by_role(200)),
+    "accounts:password_reset_confirm": Rule(
+        "get", "/accounts/password-reset/MQ/bad-token/", by_role(200)
+    ),
+    "accounts:password_reset_complete": Rule("get", "/accounts/password-reset/done/", by_role(200)),
+    "accounts:terms": Rule("get", "/accounts/terms/", by_role(200)),
+    "accounts:settings": Rule("get", "/accounts/settings/", by_role(200, **LOGIN)),
+    "accounts:tokens": Rule("get", "/accounts/tokens/", by_role(200, **LOGIN)),
+    "accounts:token_create": Rule(
+        "post",
+        "/accounts/tokens/new/",
+        by_role(200, **LOGIN),
+        body={"name": "page", "expires_in_days": 30},
+    ),
+    "accounts:token_revoke": Rule(
+        "post", "/accounts/tokens/{w.owner_token.pk}/revoke/", by_role(404, **LOGIN, owner=302)
+    ),
+    "accounts:organisation_list": Rule(
+        "get",
+        "/organisations/",
+        by_role(200, **LOGIN),
+        shows_org={r: r in ("member", "manager", "owner") for r in SIGNED_IN},
+    ),
+    "accounts:organisation_create": Rule("get", "/organisations/new/", by_role(200, **LOGIN)),
+    "accounts:organisation_detail": Rule(
+        "get", "/organisations/{w.org.pk}/", by_role(403, **LOGIN, **VIEWERS)
+    ),
+    "accounts:organisation_edit": Rule(
+        "get", "/organisations/{w.org.pk}/edit/", by_role(403, **LOGIN, **MANAGERS)
+    ),
+    "accounts:members": Rule(
+        "get", "/organisations/{w.org.pk}/members/", by_role(403, **LOGIN, **VIEWERS)
+    ),
+    "accounts:member_role": Rule(
+        "post",
+        "/organisations/{w.org.pk}/members/{w.member_membership.pk}/role/",
+        by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
+        body={"role": "manager"},
+    ),
+    "accounts:member_remove": Rule(
+        "post",
+        "/organisations/{w.org.pk}/members/{w.member_membership.pk}/remove/",
+        by_role(403, **LOGIN, member=302, manager=302, owner=302, administrator=302),
+    ),
+    "accounts:organisation_leave": Rule(
+        "post", "/organisations/{w.org.pk}/leave/", by_role(302, outsider=403)
+    ),
+    "accounts:invitation_create": Rule(
+        "post",
+        "/organisations/{w.org.pk}/invitations/",
+        by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
+        body={"email": "page.colleague@matrix.test", "role": "member"},
+    ),
+    "accounts:invitation_revoke": Rule(
+        "post",
+        "/organisations/{w.org.pk}/invitations/{w.invitation.pk}/revoke/",
+        by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
+    ),
+    "accounts:invitation_accept": Rule(
+        "post",
+        "/invitations/{invitation_id}/accept/",
+        by_role(302),
+    ),
+    "accounts:invitation": Rule("get", "/invitations/{w.invitation_token}/", by_role(200)),
     "oidc_authentication_init": Rule("get", "/oidc/authenticate/", by_role(404)),
     "oidc_authentication_callback": Rule("get", "/oidc/callback/?code=c&state=s", by_role(404)),
 }
@@ -220,7 +308,8 @@ def _client_for(world: World, role: str, api: bool) -> tuple[Client, dict[str, s
 def test_matrix(db, name, role):
     rule = RULES[name]
     world = World()
-    path = rule.path.format(w=world)
+    invitation_id = world.invitation_id_for(role) if "{invitation_id}" in rule.path else ""
+    path = rule.path.format(w=world, invitation_id=invitation_id)
     is_api = path.startswith(API)
     client, headers = _client_for(world, role, is_api)
     body = rule.body(world, role) if callable(rule.body) else rule.body
