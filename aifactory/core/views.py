@@ -10,11 +10,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from . import selectors
+from .dashboard import panels_for as dashboard_panels
 from .forms import AuditFilterForm
 from .htmx import render_page
 from .models import AuditEvent
-from .permissions import org_role
-from .roles import OrgRole
 
 
 @require_GET
@@ -25,19 +24,7 @@ def home(request):
 @login_required
 @require_GET
 def dashboard(request):
-    # The dashboard gathers what accounts offers; imported here so core stays below accounts.
-    from aifactory.accounts.selectors import invitations_addressed_to, organisations_visible
-
-    user = request.user
-    rows = [
-        {"organisation": o, "role": OrgRole(org_role(user, o)).label}
-        for o in organisations_visible(user)
-    ]
-    return render(
-        request,
-        "core/dashboard.html",
-        {"rows": rows, "invitations": invitations_addressed_to(user)},
-    )
+    return render(request, "core/dashboard.html", {"panels": dashboard_panels(request)})
 
 
 @never_cache
