@@ -4,7 +4,10 @@ from .models import User
 
 
 class EmailBackend(ModelBackend):
-    """Sign in with e-mail (any case) and password; unverified addresses cannot sign in."""
+    """Sign in with e-mail (any case) and password.
+
+    The login view refuses unverified addresses itself, so it can offer to resend the link.
+    """
 
     def authenticate(self, request, username=None, password=None, email=None, **kwargs):
         email = (email or username or "").strip()

@@ -1,6 +1,9 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
-from django.shortcuts import redirect
 from django.urls import reverse
+
+from aifactory.core.htmx import redirect_to
 
 from . import services
 
@@ -31,6 +34,9 @@ class TermsMiddleware:
             and request.session.get("terms_ok") != settings.TERMS_VERSION
         ):
             if not services.terms_accepted(user):
-                return redirect(f"{reverse('accounts:terms')}?next={request.get_full_path()}")
+                target = (
+                    f"{reverse('accounts:terms')}?{urlencode({'next': request.get_full_path()})}"
+                )
+                return redirect_to(request, target)
             request.session["terms_ok"] = settings.TERMS_VERSION
         return self.get_response(request)

@@ -44,6 +44,7 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(_("e-mail address"), unique=True)
     email_verified = models.BooleanField(default=False)
+    verification_sent_at = models.DateTimeField(null=True, blank=True)
     staff_role = models.CharField(max_length=20, choices=StaffRole.choices, blank=True, default="")
     preferred_language = models.CharField(max_length=8, blank=True, default="")
     is_demo = models.BooleanField(default=False)

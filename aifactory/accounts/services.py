@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from aifactory.core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
+from aifactory.core.mail import mail_send
 from aifactory.core.permissions import forget_roles, require
 from aifactory.core.roles import OrgRole, StaffRole
 from aifactory.core.services import audit_record, diff_fields
@@ -139,10 +139,20 @@ def verification_token(user: User) -> str:
     return signing.dumps({"u": str(user.pk), "e": user.email}, salt=VERIFY_SALT)
 
 
-def verification_send(*, user: User) -> None:
+RESEND_INTERVAL = timedelta(seconds=60)
+
+
+def verification_send(*, user: User) -> bool:
     link = f"{settings.SITE_URL}/accounts/verify/{verification_token(user)}/"
-    body = render_to_string("accounts/email/verify.txt", {"user": user, "link": link})
-    send_mail(_("Confirm your e-mail address"), body, None, [user.email])
+    language = user.preferred_language or translation.get_language() or "en"
+    with translation.override(language):
+        body = render_to_string("accounts/email/verify.txt", {"user": user, "link": link})
+        subject = _("Confirm your e-mail address")
+    sent = mail_send(subject=subject, body=body, to=[user.email])
+    if sent:
+        user.verification_sent_at = timezone.now()
+        User.objects.filter(pk=user.pk).update(verification_sent_at=user.verification_sent_at)
+    return sent
 
 
 def verification_resend(*, email: str) -> None:
@@ -151,7 +161,13 @@ def verification_resend(*, email: str) -> None:
     user = User.objects.filter(
         email__iexact=(email or "").strip(), email_verified=False, is_active=True
     ).first()
-    if user is not None:
+    recently = (
+        user is not None
+        and user.verification_sent_at is not None
+        and (timezone.now() - user.verification_sent_at < RESEND_INTERVAL)
+    )
+    # At most one message a minute, so the form cannot be used to flood someone's mailbox.
+    if user is not None and not recently:
         verification_send(user=user)
 
 
@@ -671,7 +687,7 @@ def invitation_create(
         subject = _("Invitation to join %(org)s on AI Factory Hub") % {
             "org": organisation.legal_name
         }
-    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    transaction.on_commit(lambda: mail_send(subject=subject, body=body, to=[email]))
     return invitation, token
 
 

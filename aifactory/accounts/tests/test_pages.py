@@ -237,7 +237,7 @@ def test_terms_redirect_and_accept(make_user):
     client = signed_in(user)
     response = client.get("/organisations/")
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/terms/?next=/organisations/"
+    assert response["Location"] == "/accounts/terms/?next=%2Forganisations%2F"
 
     page = client.get(response["Location"])
     assert settings.TERMS_VERSION in text(page)
@@ -628,3 +628,12 @@ def test_token_create_without_javascript_renders_the_whole_page(make_user):
     assert re.search(r'value="afh_[^"]+"', text(response))
     # The language switcher returns to the token list, not to this POST-only address.
     assert '<input type="hidden" name="next" value="/accounts/tokens/">' in text(response)
+
+
+def test_terms_redirect_tells_htmx_to_load_the_page(db, make_user, client):
+    """An HTMX request must not swap the whole terms page into a fragment."""
+    user = make_user(terms=False)
+    client.force_login(user)
+    response = client.get("/organisations/?a=1&b=2", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/terms/?next=%2Forganisations%2F%3Fa%3D1%26b%3D2"

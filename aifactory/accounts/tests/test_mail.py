@@ -1,0 +1,51 @@
+"""Mail that cannot be sent never loses the person's work, and resending is throttled."""
+
+import socket
+
+import pytest
+from django.core import mail
+
+from aifactory.accounts import services
+from aifactory.accounts.models import User
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sign_up_survives_a_mail_server_that_is_down(db, settings, client):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = closed_port()
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "kim@example.org",
+            "first_name": "Kim",
+            "last_name": "Lee",
+            "password": "correct-Horse-battery-9",
+            "password2": "correct-Horse-battery-9",
+            "accept_terms": "on",
+        },
+    )
+    assert response.status_code == 302, response.content[:500]
+    user = User.objects.get(email="kim@example.org")
+    assert user.verification_sent_at is None  # not sent, so a resend is allowed at once
+
+
+def test_resend_at_most_once_a_minute(db, make_user):
+    user = make_user("slow@example.org", verified=False)
+    services.verification_resend(email=user.email)
+    services.verification_resend(email=user.email)
+    services.verification_resend(email="SLOW@example.org")
+    assert len(mail.outbox) == 1
+    assert "/accounts/verify/" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("email", ["nobody@example.org", "verified@example.org"])
+def test_resend_is_silent_for_unknown_or_verified(db, make_user, email):
+    make_user("verified@example.org", verified=True)
+    services.verification_resend(email=email)
+    assert mail.outbox == []

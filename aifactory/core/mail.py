@@ -1,0 +1,19 @@
+import logging
+import smtplib
+
+from django.core.mail import send_mail
+
+logger = logging.getLogger(__name__)
+
+
+def mail_send(*, subject: str, body: str, to: list[str]) -> bool:
+    """Send one message; a mail server that fails is logged, not turned into a lost request.
+
+    Callers commit their own work first, so the person can ask for the message again.
+    """
+    try:
+        send_mail(subject, body, None, to)
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.error("could not send %r to %s: %s", subject, ", ".join(to), exc)
+        return False
+    return True
