@@ -44,7 +44,7 @@ format: install
 
 # Re-extract the translatable strings after changing templates or code (needs GNU gettext).
 messages: install
-	cd aifactory && ../$(BIN)/aifactory makemessages -l de -l fr -l lb --no-obsolete --no-location
+	cd aifactory && ../$(BIN)/aifactory makemessages -l de -l fr -l lb --no-obsolete --no-location -i "accounts/tests/*" -i "core/tests/*"
 
 benchmark: install
 	$(BIN)/python benchmarks/http.py
