@@ -49,3 +49,18 @@ def test_resend_is_silent_for_unknown_or_verified(db, make_user, email):
     make_user("verified@example.org", verified=True)
     services.verification_resend(email=email)
     assert mail.outbox == []
+
+
+def test_plain_text_mails_are_not_html_escaped(
+    db, make_user, make_org, django_capture_on_commit_callbacks
+):
+    owner = make_user("o.neil@example.org")
+    owner.first_name = "Seán O'Neil"
+    owner.save()
+    organisation = make_org(owner=owner, legal_name="Smith & Sons <Ltd>")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(actor=owner, organisation=organisation, email="x@example.org")
+    body = mail.outbox[-1].body
+    assert "Smith & Sons <Ltd>" in body
+    assert "O'Neil" in body
+    assert "&amp;" not in body and "&#x27;" not in body
