@@ -9,7 +9,7 @@ scripts/test-deps.sh
 
 export AIFACTORY_ENV=test
 export AIFACTORY_DATA_DIR="${AIFACTORY_DATA_DIR:-$(mktemp -d)}"
-PG_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/aifactory}"
+PG_URL="${TEST_POSTGRES_URL:-postgres://aifactory:aifactory@127.0.0.1:5432/aifactory}"
 status=0
 
 if [[ "$which" == sqlite || "$which" == both ]]; then
@@ -24,7 +24,7 @@ if [[ "$which" == postgres || "$which" == both ]]; then
   if .venv/bin/python - "$PG_URL" <<'PY'
 import sys, psycopg
 try:
-    psycopg.connect(sys.argv[1].replace("/aifactory", "/postgres"), connect_timeout=3).close()
+    psycopg.connect(sys.argv[1].rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
 except Exception as exc:
     print(f"PostgreSQL not reachable: {exc}")
     sys.exit(1)
