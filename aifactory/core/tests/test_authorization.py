@@ -4,6 +4,7 @@ The rules are keyed by URL pattern name and the test walks the URLconf, so a new
 without a rule here fails `test_every_url_has_a_rule`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from aifactory.accounts import services
-from aifactory.accounts.models import Membership
+from aifactory.accounts.models import ApiToken, Invitation, Membership, Organisation
 from aifactory.core.roles import OrgRole
 
 ROLES = [
@@ -97,6 +98,9 @@ class Rule:
     shows_org: dict[str, bool] = field(
         default_factory=dict
     )  # list endpoints: is organisation A listed?
+    # Actions that change state: the change must happen for exactly these roles and no other.
+    effect: Callable[[World, str], bool] | None = None
+    done_by: frozenset[str] = frozenset()
 
 
 def by_role(default: int, **overrides: int) -> dict[str, int]:
@@ -109,6 +113,51 @@ ANON_401 = {"anonymous": 401}
 VIEWERS = {r: 200 for r in ["member", "manager", "owner", *STAFF]}
 MANAGERS = {"manager": 200, "owner": 200, "administrator": 200}
 LOGIN = {"anonymous": 302}  # pages send anonymous visitors to the sign-in page
+
+
+def _role_changed(w, role):
+    return Membership.objects.get(pk=w.member_membership.pk).role == "manager"
+
+
+def _member_gone(w, role):
+    return not Membership.objects.filter(pk=w.member_membership.pk).exists()
+
+
+def _someone_left(w, role):
+    return w.org.memberships.count() < 3
+
+
+def _invited(w, role):
+    return Invitation.objects.filter(email__endswith=".colleague@matrix.test").exists()
+
+
+def _revoked(w, role):
+    return Invitation.objects.get(pk=w.invitation.pk).status == "revoked"
+
+
+def _accepted(w, role):
+    user = w.users[role]
+    return user is not None and w.host_org.memberships.filter(user=user).exists()
+
+
+def _token_revoked(w, role):
+    return ApiToken.objects.get(pk=w.owner_token.pk).revoked_at is not None
+
+
+def _token_made(w, role):
+    return ApiToken.objects.filter(name__in=["page", "ci"]).exists()
+
+
+def _org_updated(w, role):
+    return Organisation.objects.get(pk=w.org.pk).city == "Belval"
+
+
+def _org_created(w, role):
+    return Organisation.objects.filter(legal_name=f"New {role}").exists()
+
+
+MANAGING = frozenset({"manager", "owner", "administrator"})
+EVERYONE = frozenset(SIGNED_IN)
 
 RULES: dict[str, Rule] = {
     # --- API ------------------------------------------------------------------------------------
@@ -130,10 +179,17 @@ RULES: dict[str, Rule] = {
         API + "/organisations",
         by_role(201, **ANON_401),
         body=lambda w, role: {"legal_name": f"New {role}", "country": "LU", "kind": "startup"},
+        effect=_org_created,
+        done_by=EVERYONE,
     ),
     "api:organisations_read": Rule("get", ORG, by_role(403, **ANON_401, **VIEWERS)),
     "api:organisations_update": Rule(
-        "patch", ORG, by_role(403, **ANON_401, **MANAGERS), body={"city": "Belval"}
+        "patch",
+        ORG,
+        by_role(403, **ANON_401, **MANAGERS),
+        body={"city": "Belval"},
+        effect=_org_updated,
+        done_by=MANAGING,
     ),
     "api:members_list": Rule("get", ORG + "/members", by_role(403, **ANON_401, **VIEWERS)),
     "api:members_set_role": Rule(
@@ -141,16 +197,22 @@ RULES: dict[str, Rule] = {
         ORG + "/members/{w.member_membership.pk}",
         by_role(403, **ANON_401, **MANAGERS),
         body={"role": "manager"},
+        effect=_role_changed,
+        done_by=MANAGING,
     ),
     "api:members_remove": Rule(
         "delete",
         ORG + "/members/{w.member_membership.pk}",
         by_role(403, **ANON_401, member=204, manager=204, owner=204, administrator=204),
+        effect=_member_gone,
+        done_by=MANAGING | {"member"},
     ),
     "api:organisations_leave": Rule(
         "post",
         ORG + "/leave",
         by_role(404, **ANON_401, outsider=403, member=204, manager=204, owner=409),
+        effect=_someone_left,
+        done_by=frozenset({"member", "manager"}),
     ),
     "api:invitations_list": Rule("get", ORG + "/invitations", by_role(403, **ANON_401, **MANAGERS)),
     "api:invitations_create": Rule(
@@ -158,22 +220,39 @@ RULES: dict[str, Rule] = {
         ORG + "/invitations",
         by_role(403, **ANON_401, manager=201, owner=201, administrator=201),
         body={"email": "new.colleague@matrix.test", "role": "member"},
+        effect=_invited,
+        done_by=MANAGING,
     ),
     "api:invitations_revoke": Rule(
-        "delete", ORG + "/invitations/{w.invitation.pk}", by_role(403, **ANON_401, **MANAGERS)
+        "delete",
+        ORG + "/invitations/{w.invitation.pk}",
+        by_role(403, **ANON_401, **MANAGERS),
+        effect=_revoked,
+        done_by=MANAGING,
     ),
     "api:invitations_accept": Rule(
         "post",
         API + "/invitations/accept",
         by_role(200, **ANON_401),
         body=lambda w, role: {"token": w.invitation_for(role)},
+        effect=_accepted,
+        done_by=EVERYONE,
     ),
     "api:tokens_list": Rule("get", API + "/tokens", by_role(200, **ANON_401)),
     "api:tokens_create": Rule(
-        "post", API + "/tokens", by_role(201, **ANON_401), body={"name": "ci"}
+        "post",
+        API + "/tokens",
+        by_role(201, **ANON_401),
+        body={"name": "ci"},
+        effect=_token_made,
+        done_by=EVERYONE,
     ),
     "api:tokens_revoke": Rule(
-        "delete", API + "/tokens/{w.owner_token.pk}", by_role(404, **ANON_401, owner=200)
+        "delete",
+        API + "/tokens/{w.owner_token.pk}",
+        by_role(404, **ANON_401, owner=200),
+        effect=_token_revoked,
+        done_by=frozenset({"owner"}),
     ),
     "api:audit_list": Rule(
         "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
@@ -208,9 +287,15 @@ RULES: dict[str, Rule] = {
         "/accounts/tokens/new/",
         by_role(200, **LOGIN),
         body={"name": "page", "expires_in_days": 30},
+        effect=_token_made,
+        done_by=EVERYONE,
     ),
     "accounts:token_revoke": Rule(
-        "post", "/accounts/tokens/{w.owner_token.pk}/revoke/", by_role(404, **LOGIN, owner=302)
+        "post",
+        "/accounts/tokens/{w.owner_token.pk}/revoke/",
+        by_role(404, **LOGIN, owner=302),
+        effect=_token_revoked,
+        done_by=frozenset({"owner"}),
     ),
     "accounts:organisation_list": Rule(
         "get",
@@ -233,30 +318,44 @@ RULES: dict[str, Rule] = {
         "/organisations/{w.org.pk}/members/{w.member_membership.pk}/role/",
         by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
         body={"role": "manager"},
+        effect=_role_changed,
+        done_by=MANAGING,
     ),
     "accounts:member_remove": Rule(
         "post",
         "/organisations/{w.org.pk}/members/{w.member_membership.pk}/remove/",
         by_role(403, **LOGIN, member=302, manager=302, owner=302, administrator=302),
+        effect=_member_gone,
+        done_by=MANAGING | {"member"},
     ),
     "accounts:organisation_leave": Rule(
-        "post", "/organisations/{w.org.pk}/leave/", by_role(302, outsider=403)
+        "post",
+        "/organisations/{w.org.pk}/leave/",
+        by_role(302, outsider=403),
+        effect=_someone_left,
+        done_by=frozenset({"member", "manager"}),
     ),
     "accounts:invitation_create": Rule(
         "post",
         "/organisations/{w.org.pk}/invitations/",
         by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
         body={"email": "page.colleague@matrix.test", "role": "member"},
+        effect=_invited,
+        done_by=MANAGING,
     ),
     "accounts:invitation_revoke": Rule(
         "post",
         "/organisations/{w.org.pk}/invitations/{w.invitation.pk}/revoke/",
         by_role(403, **LOGIN, manager=302, owner=302, administrator=302),
+        effect=_revoked,
+        done_by=MANAGING,
     ),
     "accounts:invitation_accept": Rule(
         "post",
         "/invitations/{invitation_id}/accept/",
         by_role(302),
+        effect=_accepted,
+        done_by=EVERYONE,
     ),
     "accounts:invitation": Rule("get", "/invitations/{w.invitation_token}/", by_role(200)),
     "oidc_authentication_init": Rule("get", "/oidc/authenticate/", by_role(404)),
@@ -330,6 +429,9 @@ def test_matrix(db, name, role):
         assert listed == rule.shows_org[role], f"{role} sees organisation A: {listed}"
     if is_api and response.status_code >= 400:
         assert response["Content-Type"] == "application/problem+json"
+    if rule.effect is not None:
+        done = rule.effect(world, role)
+        assert done == (role in rule.done_by), f"{role} {rule.method.upper()} {path}: done={done}"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -339,3 +441,25 @@ def test_admin_site(db, role):
     response = client.get("/admin/")
     allowed = role in ("operator", "administrator")
     assert (response.status_code == 200) == allowed, f"{role}: {response.status_code}"
+
+
+def test_api_with_the_portal_session_needs_csrf(db):
+    """The API also accepts the portal's session cookie, and then a forged cross-site POST fails."""
+    world = World()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.users["owner"])
+    body = {"legal_name": "Session Org", "country": "LU", "kind": "sme"}
+    response = client.post(f"{API}/organisations", body, content_type="application/json")
+    assert response.status_code == 403
+    assert not Organisation.objects.filter(legal_name="Session Org").exists()
+
+    client.get("/dashboard/")  # sets the CSRF cookie, as the portal does
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        f"{API}/organisations",
+        body,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 201, response.content
+    assert client.get(f"{API}/me").json()["email"] == world.users["owner"].email
