@@ -5,11 +5,31 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
-from aifactory.core.errors import ServiceError, field_errors
+from aifactory.core.errors import NotAllowed, ServiceError, field_errors
 
 PROBLEM = "application/problem+json"
+
+
+def require_current_terms(user, *, session=None) -> None:
+    """The API serves only people who accepted the current terms of use, as the portal does.
+
+    One indexed lookup per request; the portal's session remembers the answer, as for the pages.
+    """
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from aifactory.accounts.services import terms_accepted
+
+    if session is not None and session.get("terms_ok") == settings.TERMS_VERSION:
+        return
+    if not terms_accepted(user):
+        raise NotAllowed(
+            _("Accept the current terms of use in the portal first: %(url)s")
+            % {"url": settings.SITE_URL + reverse("accounts:terms")}
+        )
 
 
 class BearerToken(HttpBearer):
@@ -19,14 +39,31 @@ class BearerToken(HttpBearer):
         user = token_authenticate(token)
         if user is not None:
             request.user = user
+            request.auth_method = "bearer"
+            require_current_terms(user)
         return user
+
+
+class PortalSession(SessionAuth):
+    """The portal's own session; ninja checks its CSRF token on unsafe methods."""
+
+    def authenticate(self, request: HttpRequest, key):
+        user = super().authenticate(request, key)
+        if user is not None:
+            request.auth_method = "session"
+            require_current_terms(user, session=request.session)
+        return user
+
+
+def authenticated_by_bearer(request: HttpRequest) -> bool:
+    return getattr(request, "auth_method", "") == "bearer"
 
 
 api = NinjaAPI(
     title="AI Factory Hub API",
     version="1",
     urls_namespace="api",
-    auth=[BearerToken(), django_auth],
+    auth=[BearerToken(), PortalSession()],
     docs_url="/docs",
     openapi_url="/openapi.json",
     description="Bearer tokens from the portal (Settings → API tokens) or `aifactory tokens create`. "

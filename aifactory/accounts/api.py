@@ -1,8 +1,10 @@
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
+from aifactory.core.errors import NotAllowed
 from aifactory.core.permissions import org_role
 
 from . import selectors, services
@@ -169,6 +171,16 @@ def tokens_list(request: HttpRequest):
 
 @router.post("/tokens", response={201: TokenCreated}, summary="Create a token (shown once)")
 def tokens_create(request: HttpRequest, payload: TokenIn):
+    """From the portal's session only: a token, perhaps leaked, must not mint others."""
+    from aifactory.api import authenticated_by_bearer
+
+    if authenticated_by_bearer(request):
+        raise NotAllowed(
+            _(
+                "A token cannot create tokens. Create one in the portal (Settings → API tokens) "
+                "or with “aifactory tokens create”."
+            )
+        )
     token, secret = services.token_create(
         user=request.user, name=payload.name, expires_in_days=payload.expires_in_days
     )

@@ -1,11 +1,14 @@
 """The demo data: organisations of each kind and people in each role, all marked ``is_demo``."""
 
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 
+from aifactory.core.errors import ServiceError, field_errors
 from aifactory.core.roles import OrgRole, StaffRole
 
 from . import services
 from .models import Membership, Organisation, User
+from .validators import clean_registration_number
 
 DEMO_PASSWORD = "demo-Factory-2026"
 
@@ -47,6 +50,7 @@ ORGANISATIONS = [
     {
         "legal_name": "Demo Institute for Secure Computing",
         "country": "LU",
+        "registration_number": "J900004",
         "kind": "research",
         "sectors": ["cybersecurity", "research"],
         "city": "Esch-sur-Alzette",
@@ -54,6 +58,7 @@ ORGANISATIONS = [
     {
         "legal_name": "Demo Bäckerei Hoffmann GmbH",
         "country": "DE",
+        "registration_number": "HRB 900005",
         "kind": "sme",
         "sectors": ["retail", "crafts"],
         "staff_headcount": 22,
@@ -79,15 +84,56 @@ PEOPLE = [
 ]
 
 
-def seed_demo() -> dict[str, int]:
-    """Create what is missing; running it again changes nothing."""
+def _find_organisation(data: dict) -> Organisation | None:
+    """A demo organisation already loaded: by registration number, which survives a rename,
+    then by legal name (older runs loaded some without a number). Never someone else's."""
+    demo = Organisation.objects.filter(is_demo=True)
+    number = clean_registration_number(data.get("registration_number", ""), data["country"])
+    found = None
+    if number:
+        found = demo.filter(country=data["country"], registration_number=number).first()
+    return found or demo.filter(country=data["country"], legal_name=data["legal_name"]).first()
+
+
+def _owner_of(organisation: Organisation) -> User | None:
+    membership = (
+        Membership.objects.filter(organisation=organisation, role=OrgRole.OWNER)
+        .select_related("user")
+        .order_by("created_at")
+        .first()
+    )
+    return membership.user if membership else None
+
+
+def seed_demo() -> dict:
+    """Create what is missing; running it again changes nothing.
+
+    Returns the counts of what was created and a list of warnings: a demo record that cannot be
+    created (say, its e-mail address or registration number is taken) is reported and skipped, so
+    `make run` still starts.
+    """
     created = {"people": 0, "organisations": 0, "memberships": 0}
-    with transaction.atomic():
-        users = {}
-        for email, first, last, role, _orgs in PEOPLE:
-            user = User.objects.filter(email=email).first()
-            if user is None:
-                user = services.user_create(
+    warnings: list[str] = []
+
+    def attempt(what: str, make):
+        try:
+            with transaction.atomic():
+                return make()
+        except (ValidationError, ServiceError, PermissionDenied, IntegrityError) as exc:
+            reason = _format_error(exc)
+            warnings.append(f"{what}: {reason}")
+            return None
+
+    users: dict[str, User] = {}
+    for email, first, last, role, _orgs in PEOPLE:
+        user = User.objects.filter(email__iexact=email).first()
+        if user is not None and not user.is_demo:
+            warnings.append(f"person {email}: the address belongs to a real account; skipped")
+            continue
+        if user is None:
+
+            def make_person(email=email, first=first, last=last, role=role):
+                person = services.user_create(
                     email=email,
                     password=DEMO_PASSWORD,
                     first_name=first,
@@ -96,23 +142,65 @@ def seed_demo() -> dict[str, int]:
                     email_verified=True,
                     is_demo=True,
                 )
-                services.terms_accept(user=user)
-                created["people"] += 1
-            users[email] = user
-        organisations = []
-        for index, data in enumerate(ORGANISATIONS):
-            organisation = Organisation.objects.filter(legal_name=data["legal_name"]).first()
+                # Demo people are for trying the hub at once, without the terms page first.
+                services.terms_accept(user=person)
+                return person
+
+            user = attempt(f"person {email}", make_person)
+            if user is None:
+                continue
+            created["people"] += 1
+        users[email] = user
+
+    organisations: dict[int, Organisation] = {}
+    for index, data in enumerate(ORGANISATIONS):
+        organisation = _find_organisation(data)
+        if organisation is None:
+            owner_email = next(e for e, *_r, orgs in PEOPLE if orgs.get(index) == OrgRole.OWNER)
+            if owner_email not in users:
+                warnings.append(f"organisation {data['legal_name']}: its owner is missing")
+                continue
+            organisation = attempt(
+                f"organisation {data['legal_name']}",
+                lambda data=data, owner=users[owner_email]: services.organisation_create(
+                    actor=owner, data=data, is_demo=True
+                ),
+            )
             if organisation is None:
-                owner_email = next(e for e, *_r, orgs in PEOPLE if orgs.get(index) == OrgRole.OWNER)
-                organisation = services.organisation_create(
-                    actor=users[owner_email], data=data, is_demo=True
-                )
-                created["organisations"] += 1
-            organisations.append(organisation)
-        for email, *_rest, orgs in PEOPLE:
-            for index, role in orgs.items():
-                _m, made = Membership.objects.get_or_create(
-                    organisation=organisations[index], user=users[email], defaults={"role": role}
-                )
-                created["memberships"] += int(made)
-    return created
+                continue
+            created["organisations"] += 1
+        organisations[index] = organisation
+
+    for email, *_rest, orgs in PEOPLE:
+        for index, role in orgs.items():
+            organisation, user = organisations.get(index), users.get(email)
+            if organisation is None or user is None:
+                continue
+            if Membership.objects.filter(organisation=organisation, user=user).exists():
+                continue
+            owner = _owner_of(organisation)
+            if owner is None:
+                warnings.append(f"membership {email} in {organisation}: it has no owner")
+                continue
+            made = attempt(
+                f"membership {email} in {organisation}",
+                lambda organisation=organisation, user=user, role=role, owner=owner: (
+                    services.membership_add(
+                        actor=owner, organisation=organisation, user=user, role=role
+                    )
+                ),
+            )
+            created["memberships"] += int(made is not None)
+    return {**created, "warnings": warnings}
+
+
+def _format_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in field_errors(exc).items()
+        )
+    if isinstance(exc, ServiceError):
+        return exc.message
+    if isinstance(exc, PermissionDenied):
+        return f"not allowed ({exc})"
+    return str(exc)

@@ -7,15 +7,22 @@ from aifactory.core.htmx import redirect_to
 
 from . import services
 
+# What a person needs before accepting: getting in and out, the terms page itself, and the
+# machinery. The API answers for itself (403 problem+json, see aifactory/api.py), as it must
+# also check bearer tokens, which are read after the middleware runs.
 EXEMPT_PREFIXES = (
-    "/accounts/",
-    "/terms/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/signup/",
+    "/accounts/verify/",
+    "/accounts/password-reset/",
+    "/accounts/terms/",
     "/static/",
-    "/api/",
-    "/healthz",
-    "/readyz",
     "/i18n/",
     "/oidc/",
+    "/healthz",
+    "/readyz",
+    "/api/",
 )
 
 
@@ -29,7 +36,6 @@ class TermsMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and request.path != "/"
             and not request.path.startswith(EXEMPT_PREFIXES)
             and request.session.get("terms_ok") != settings.TERMS_VERSION
         ):

@@ -1,6 +1,7 @@
 """Reads of people and organisations, filtered by what the asking person may see."""
 
 from django.db.models import Count, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -64,4 +65,8 @@ def tokens_of(user: User) -> QuerySet[ApiToken]:
 
 
 def token_get(user: User, token_id) -> ApiToken:
-    return get_object_or_404(ApiToken, pk=token_id, user=user)
+    """The person's own token; anyone else's answers 404, so ids reveal nothing."""
+    token = get_object_or_404(ApiToken, pk=token_id)
+    if not allowed(user, "token.manage", token):
+        raise Http404
+    return token

@@ -5,18 +5,23 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from aifactory.core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from aifactory.core.mail import mail_send
-from aifactory.core.permissions import forget_roles, require
+from aifactory.core.models import AuditEvent
+from aifactory.core.permissions import allowed, forget_roles, require
 from aifactory.core.roles import OrgRole, StaffRole
 from aifactory.core.services import audit_record, diff_fields
 from aifactory.core.taxonomy import OrganisationKind, sme_size_class
@@ -78,11 +83,20 @@ def user_create(
     actor=None,
     is_demo: bool = False,
 ) -> User:
+    """Create an account.
+
+    ``actor=None`` means the person themselves (sign-up, identity provider) or, with a staff role,
+    the system: the command line and the demo data, which run with server access. Web views never
+    pass a staff role; anyone else who gives one must be allowed "staff.assign_role".
+    Only administrators get Django's ``is_staff``, so only they reach /admin/.
+    """
     email = _clean_email(email)
     _check_length("first_name", first_name, 150)
     _check_length("last_name", last_name, 150)
     if staff_role not in StaffRole.values:
         raise ValidationError({"role": _("Unknown staff role “%(role)s”.") % {"role": staff_role}})
+    if staff_role and actor is not None:
+        require(actor, "staff.assign_role")
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": _("An account with this e-mail address exists already.")})
     user = User(
@@ -92,7 +106,7 @@ def user_create(
         last_name=last_name,
         staff_role=staff_role,
         email_verified=email_verified,
-        is_staff=staff_role in (StaffRole.OPERATOR, StaffRole.ADMINISTRATOR),
+        is_staff=staff_role == StaffRole.ADMINISTRATOR,
         is_superuser=staff_role == StaffRole.ADMINISTRATOR,
         is_demo=is_demo,
     )
@@ -107,7 +121,8 @@ def user_create(
     with transaction.atomic():
         user.save()
         audit_record(
-            actor=actor or user,
+            # A staff account made by the system is recorded as such, not as self-made.
+            actor=actor if (actor is not None or staff_role) else user,
             action="user.create",
             obj=user,
             changes={"email": email, "staff_role": staff_role},
@@ -171,6 +186,33 @@ def verification_resend(*, email: str) -> None:
         verification_send(user=user)
 
 
+def password_reset_send(*, email: str) -> None:
+    """Mail a link to choose a new password, in the person's language, if an active account with
+    a password has this address. Otherwise do nothing, silently, so the answer never tells
+    whether an address is registered; and at most one message a minute, as for verification."""
+    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    if AuditEvent.objects.filter(
+        object_id=str(user.pk),
+        action="user.password_reset_mail",
+        created_at__gte=timezone.now() - RESEND_INTERVAL,
+    ).exists():
+        return
+    context = {
+        "user": user,
+        "uid": urlsafe_base64_encode(force_bytes(User._meta.pk.value_to_string(user))),
+        "token": default_token_generator.make_token(user),
+        "site_url": settings.SITE_URL,
+    }
+    language = user.preferred_language or translation.get_language() or "en"
+    with translation.override(language):
+        subject = render_to_string("accounts/email/password_reset_subject.txt", context)
+        body = render_to_string("accounts/email/password_reset.txt", context)
+    if mail_send(subject=" ".join(subject.split()), body=body, to=[user.email]):
+        audit_record(actor=None, action="user.password_reset_mail", obj=user)
+
+
 def user_verify_email(*, token: str) -> User:
     try:
         data = signing.loads(
@@ -189,25 +231,111 @@ def user_verify_email(*, token: str) -> User:
         with transaction.atomic():
             user.email_verified = True
             user.save(update_fields=["email_verified"])
-            audit_record(actor=user, action="user.verify_email", obj=user)
+            audit_record(
+                actor=user,
+                action="user.verify_email",
+                obj=user,
+                changes={"email_verified": [False, True]},
+            )
     return user
 
 
+def _check_system_or(actor, action: str) -> None:
+    """``actor=None`` is the system: the command line, run with server access. Web views and the
+    API always pass the signed-in person, so they never get past this check without the rule."""
+    if actor is not None:
+        require(actor, action)
+
+
+def _refuse_losing_last_administrator(user: User) -> None:
+    """Someone must be left who can give staff roles and reach the admin site."""
+    others = (
+        User.objects.select_for_update()
+        .filter(is_active=True)
+        .filter(Q(staff_role=StaffRole.ADMINISTRATOR) | Q(is_superuser=True))
+        .exclude(pk=user.pk)
+    )
+    if not list(others.values_list("pk", flat=True)):
+        raise InvalidTransition(
+            _("%(email)s is the last administrator; make someone else administrator first.")
+            % {"email": user.email},
+            field="user",
+        )
+
+
+def _lock_and_refresh(user: User) -> None:
+    """Lock the row and read its current state into the caller's object."""
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    user.refresh_from_db()
+
+
+def _is_administrator(user: User) -> bool:
+    return user.is_active and (user.staff_role == StaffRole.ADMINISTRATOR or user.is_superuser)
+
+
 def user_set_staff_role(*, actor, user: User, staff_role: str) -> User:
-    require(actor, "staff.assign_role")
+    """Give or take a staff role. ``actor=None`` is the system (the `aifactory users set-role`
+    command); any other actor must be allowed "staff.assign_role"."""
+    _check_system_or(actor, "staff.assign_role")
     if staff_role not in StaffRole.values:
         raise ValidationError({"role": _("Unknown staff role “%(role)s”.") % {"role": staff_role}})
     with transaction.atomic():
+        _lock_and_refresh(user)
+        if _is_administrator(user) and staff_role != StaffRole.ADMINISTRATOR:
+            _refuse_losing_last_administrator(user)
         changes = diff_fields(
             user,
             {
                 "staff_role": staff_role,
-                "is_staff": staff_role in (StaffRole.OPERATOR, StaffRole.ADMINISTRATOR),
+                # Only administrators reach Django's admin site.
+                "is_staff": staff_role == StaffRole.ADMINISTRATOR,
                 "is_superuser": staff_role == StaffRole.ADMINISTRATOR,
             },
         )
-        user.save()
-        audit_record(actor=actor, action="user.set_staff_role", obj=user, changes=changes)
+        if changes:
+            user.save(update_fields=list(changes))
+            audit_record(actor=actor, action="user.set_staff_role", obj=user, changes=changes)
+    return user
+
+
+def user_deactivate(*, actor, user: User) -> User:
+    """Stop someone from signing in; their sessions and API tokens stop working at once (both
+    check ``is_active``). Nothing is deleted, so it can be undone. ``actor=None`` is the system
+    (the `aifactory users deactivate` command); any other actor must be allowed "user.deactivate"."""
+    _check_system_or(actor, "user.deactivate")
+    if actor is not None and actor.pk == user.pk:
+        raise NotAllowed(_("You cannot deactivate your own account."))
+    with transaction.atomic():
+        _lock_and_refresh(user)
+        if not user.is_active:
+            raise InvalidTransition(
+                _("%(email)s is deactivated already.") % {"email": user.email}, field="user"
+            )
+        if _is_administrator(user):
+            _refuse_losing_last_administrator(user)
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor, action="user.deactivate", obj=user, changes={"is_active": [True, False]}
+        )
+    return user
+
+
+def user_reactivate(*, actor, user: User) -> User:
+    """Let a deactivated person sign in again. ``actor=None`` is the system (the `aifactory users
+    reactivate` command); any other actor must be allowed "user.deactivate"."""
+    _check_system_or(actor, "user.deactivate")
+    with transaction.atomic():
+        _lock_and_refresh(user)
+        if user.is_active:
+            raise InvalidTransition(
+                _("%(email)s is active already.") % {"email": user.email}, field="user"
+            )
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor, action="user.reactivate", obj=user, changes={"is_active": [False, True]}
+        )
     return user
 
 
@@ -340,7 +468,15 @@ def login_is_locked(*, email: str, ip_address: str) -> bool:
 
 
 def login_failure_record(*, email: str, ip_address: str) -> None:
-    LoginFailure.objects.create(email=(email or "").lower()[:254], ip_address=ip_address or "")
+    """Count a failed sign-in, and drop those too old to count (by the indexed time), so the
+    table stays as small as the lock-out window."""
+    now = timezone.now()
+    LoginFailure.objects.filter(
+        created_at__lt=now - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    ).delete()
+    LoginFailure.objects.create(
+        email=(email or "").lower()[:254], ip_address=ip_address or "", created_at=now
+    )
 
 
 def login_failures_clear(*, email: str) -> None:
@@ -551,10 +687,56 @@ def organisation_update(
 # --- memberships -------------------------------------------------------------------------------
 
 
-def _owners(organisation: Organisation):
-    return Membership.objects.select_for_update().filter(
-        organisation=organisation, role=OrgRole.OWNER
-    )
+def _lock_organisation(organisation: Organisation) -> None:
+    """Serialise the membership changes of one organisation until the transaction ends, so two
+    owners stepping down at once cannot each count the other. Locking the owners' rows with a
+    COUNT is no lock at all: Django drops FOR UPDATE from aggregates."""
+    list(Organisation.objects.select_for_update().filter(pk=organisation.pk).values_list("pk"))
+
+
+def _owner_count(organisation: Organisation) -> int:
+    return Membership.objects.filter(organisation=organisation, role=OrgRole.OWNER).count()
+
+
+def _refresh_membership(membership: Membership) -> None:
+    """Read the membership again under the lock: another request may have changed or removed it."""
+    try:
+        membership.refresh_from_db(fields=["role"])
+    except Membership.DoesNotExist:
+        raise NotFound(_("This person is not a member any more.")) from None
+
+
+def membership_add(
+    *, actor: User, organisation: Organisation, user: User, role: str = OrgRole.MEMBER
+) -> Membership:
+    """Add someone directly (the demo data, administrators helping a team). People normally
+    join by accepting an invitation, which proves they own the address."""
+    require(actor, "membership.manage", organisation)
+    if role not in OrgRole.values:
+        raise ValidationError(
+            {"role": _("Choose one of: %(roles)s.") % {"roles": ", ".join(OrgRole.values)}}
+        )
+    if role == OrgRole.OWNER:
+        require(actor, "membership.grant_owner", organisation)
+    with transaction.atomic():
+        if Membership.objects.filter(organisation=organisation, user=user).exists():
+            raise ValidationError({"user": _("This person is a member already.")})
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    organisation=organisation, user=user, role=role
+                )
+        except IntegrityError:
+            raise ValidationError({"user": _("This person is a member already.")}) from None
+        audit_record(
+            actor=actor,
+            action="membership.add",
+            obj=membership,
+            changes={"user": user.email, "role": role},
+            organisation_id=organisation.pk,
+        )
+    forget_roles(user)
+    return membership
 
 
 def membership_set_role(*, actor: User, membership: Membership, role: str) -> Membership:
@@ -564,13 +746,18 @@ def membership_set_role(*, actor: User, membership: Membership, role: str) -> Me
         raise ValidationError(
             {"role": _("Choose one of: %(roles)s.") % {"roles": ", ".join(OrgRole.values)}}
         )
-    if OrgRole.OWNER in (role, membership.role):
-        require(actor, "membership.grant_owner", organisation)
     with transaction.atomic():
+        _lock_organisation(organisation)
+        # Roles are read again under the lock; the actor's may have changed meanwhile.
+        forget_roles(actor)
+        require(actor, "membership.manage", organisation)
+        _refresh_membership(membership)
+        if OrgRole.OWNER in (role, membership.role):
+            require(actor, "membership.grant_owner", organisation)
         if (
             membership.role == OrgRole.OWNER
             and role != OrgRole.OWNER
-            and _owners(organisation).count() <= 1
+            and _owner_count(organisation) <= 1
         ):
             raise InvalidTransition(
                 _("The last owner cannot step down; make someone else owner first."), field="role"
@@ -594,11 +781,15 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     if membership.user_id == actor.pk:
         return membership_leave(actor=actor, organisation=organisation)
     require(actor, "membership.manage", organisation)
-    if membership.role == OrgRole.OWNER:
-        require(actor, "membership.grant_owner", organisation)
     with transaction.atomic():
-        if membership.role == OrgRole.OWNER and _owners(organisation).count() <= 1:
-            raise InvalidTransition(_("The last owner cannot be removed."))
+        _lock_organisation(organisation)
+        forget_roles(actor)
+        require(actor, "membership.manage", organisation)
+        _refresh_membership(membership)
+        if membership.role == OrgRole.OWNER:
+            require(actor, "membership.grant_owner", organisation)
+            if _owner_count(organisation) <= 1:
+                raise InvalidTransition(_("The last owner cannot be removed."))
         audit_record(
             actor=actor,
             action="membership.remove",
@@ -612,14 +803,11 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
 
 def membership_leave(*, actor: User, organisation: Organisation) -> None:
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(organisation=organisation, user=actor)
-            .first()
-        )
+        _lock_organisation(organisation)
+        membership = Membership.objects.filter(organisation=organisation, user=actor).first()
         if membership is None:
             raise NotFound(_("You are not a member of this organisation."))
-        if membership.role == OrgRole.OWNER and _owners(organisation).count() <= 1:
+        if membership.role == OrgRole.OWNER and _owner_count(organisation) <= 1:
             raise InvalidTransition(
                 _("You are the last owner: make someone else owner before you leave.")
             )
@@ -720,12 +908,12 @@ def invitation_accept(*, actor: User, token: str = "", invitation_id=None) -> Me
             )
         if invitation.is_expired:
             raise InvalidTransition(_("This invitation has expired; ask for a new one."))
-        if invitation.email.lower() != actor.email.lower():
-            raise NotAllowed(
-                _("This invitation is for %(email)s; sign in with that address.")
-                % {"email": invitation.email}
-            )
-        if not actor.email_verified:
+        if not allowed(actor, "invitation.accept", invitation):
+            if invitation.email.lower() != actor.email.lower():
+                raise NotAllowed(
+                    _("This invitation is for %(email)s; sign in with that address.")
+                    % {"email": invitation.email}
+                )
             raise NotAllowed(_("Verify your e-mail address first."))
         membership, created = Membership.objects.get_or_create(
             organisation=invitation.organisation, user=actor, defaults={"role": invitation.role}
@@ -738,7 +926,10 @@ def invitation_accept(*, actor: User, token: str = "", invitation_id=None) -> Me
             actor=actor,
             action="invitation.accept",
             obj=invitation,
-            changes={"role": membership.role},
+            changes={
+                "status": [InvitationStatus.PENDING, InvitationStatus.ACCEPTED],
+                "role": membership.role,
+            },
             organisation_id=invitation.organisation_id,
         )
     forget_roles(actor)
@@ -754,7 +945,12 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
         invitation.status = InvitationStatus.REVOKED
         invitation.decided_at = timezone.now()
         invitation.save()
-        audit_record(actor=actor, action="invitation.revoke", obj=invitation)
+        audit_record(
+            actor=actor,
+            action="invitation.revoke",
+            obj=invitation,
+            changes={"status": [InvitationStatus.PENDING, InvitationStatus.REVOKED]},
+        )
     return invitation
 
 
@@ -794,14 +990,20 @@ def token_create(
 
 
 def token_revoke(*, user: User, token: ApiToken) -> ApiToken:
-    if token.user_id != user.pk:
-        raise NotFound(_("No such token."))
+    if not allowed(user, "token.manage", token):
+        raise NotFound(_("No such token."))  # someone else's token is not even there
     with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
             raise InvalidTransition(_("This token was revoked already."))
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=user, action="token.revoke", obj=token)
+        audit_record(
+            actor=user,
+            action="token.revoke",
+            obj=token,
+            changes={"revoked_at": [None, token.revoked_at]},
+        )
     return token
 
 

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
@@ -171,13 +172,20 @@ logout_view = auth_views.LogoutView.as_view()
 
 # --- password reset (Django's views, our templates and service) --------------------------------
 
-password_reset = auth_views.PasswordResetView.as_view(
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's page; the mail goes out through the service, in the person's language and at
+    most once a minute."""
+
+    def form_valid(self, form):
+        services.password_reset_send(email=form.cleaned_data["email"])
+        return HttpResponseRedirect(self.get_success_url())
+
+
+password_reset = PasswordResetView.as_view(
     template_name="accounts/password_reset_form.html",
     form_class=PasswordEmailForm,
-    email_template_name="accounts/email/password_reset.txt",
-    subject_template_name="accounts/email/password_reset_subject.txt",
     success_url=reverse_lazy("accounts:password_reset_done"),
-    extra_email_context={"site_url": settings.SITE_URL},
 )
 password_reset_done = auth_views.PasswordResetDoneView.as_view(
     template_name="accounts/password_reset_done.html"

@@ -9,5 +9,6 @@ def site(request):
         "OIDC_ENABLED": settings.OIDC_ENABLED,
         "OIDC_PROVIDER_NAME": settings.OIDC_PROVIDER_NAME,
         "can_view_audit": allowed(user, "audit.view"),
+        "can_view_admin": allowed(user, "admin.view"),
         "staff_role": getattr(user, "staff_role", "") if user.is_authenticated else "",
     }

@@ -1,7 +1,7 @@
 """Glue between Django forms and services, so every page reports refusals the same way."""
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -81,6 +81,24 @@ class AuditFilterForm(PortalForm):
     actor = forms.CharField(label=gettext_lazy("Actor"), required=False, max_length=254)
     since = forms.DateField(label=gettext_lazy("From"), required=False, widget=DateInput())
     until = forms.DateField(label=gettext_lazy("To"), required=False, widget=DateInput())
+
+    # Dates outside these cannot be turned into a time range in every time zone.
+    EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
+
+    def _in_range(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value and not (self.EARLIEST <= value <= self.LATEST):
+            raise ValidationError(
+                _("Enter a date between %(earliest)s and %(latest)s.")
+                % {"earliest": self.EARLIEST.isoformat(), "latest": self.LATEST.isoformat()}
+            )
+        return value
+
+    def clean_since(self):
+        return self._in_range("since")
+
+    def clean_until(self):
+        return self._in_range("until")
 
     def clean(self):
         data = super().clean()

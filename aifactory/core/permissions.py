@@ -73,6 +73,20 @@ def _operator(user, obj=None) -> bool:
     return is_staff_in(user, StaffRole.OPERATOR)
 
 
+def _token_owner(user, token) -> bool:
+    return _authenticated(user) and token is not None and token.user_id == user.pk
+
+
+def _invited(user, invitation) -> bool:
+    """A verified account with the address the invitation was sent to."""
+    return (
+        _authenticated(user)
+        and invitation is not None
+        and user.email_verified
+        and invitation.email.lower() == user.email.lower()
+    )
+
+
 def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
     return lambda user, obj=None: any(rule(user, obj) for rule in rules)
 
@@ -88,9 +102,15 @@ RULES: dict[str, Callable[..., bool]] = {
     "membership.manage": _either(_manager, _admin),
     "membership.grant_owner": _either(_owner, _admin),
     "invitation.manage": _either(_manager, _admin),
+    "invitation.accept": _invited,
+    # API tokens are personal: not even an administrator may use or revoke someone else's.
+    "token.manage": _token_owner,
     # The factory's own tools.
     "audit.view": _either(_operator, _admin),
     "staff.assign_role": _admin,
+    "user.deactivate": _admin,
+    # Django's admin site: read-only views for administrators; changes go through the services.
+    "admin.view": _admin,
 }
 
 

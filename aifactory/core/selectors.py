@@ -1,11 +1,15 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent, WorkerHeartbeat
 from .permissions import require
+
+NUL_MESSAGE = _("Remove the invisible NUL character from this text.")
 
 
 def audit_events(
@@ -19,6 +23,11 @@ def audit_events(
     until=None,
 ) -> QuerySet[AuditEvent]:
     require(user, "audit.view")
+    texts = {"action": action, "object_type": object_type, "actor": actor}
+    # PostgreSQL cannot compare text that holds a NUL character; say so instead of failing.
+    nul = {name: [NUL_MESSAGE] for name, value in texts.items() if value and "\x00" in value}
+    if nul:
+        raise ValidationError(nul)
     qs = AuditEvent.objects.all()
     if action:
         qs = qs.filter(action__startswith=action)

@@ -1,12 +1,16 @@
 """Mail that cannot be sent never loses the person's work, and resending is throttled."""
 
 import socket
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.utils import timezone
 
 from aifactory.accounts import services
 from aifactory.accounts.models import User
+from aifactory.core.models import AuditEvent
 
 
 def closed_port() -> int:
@@ -64,3 +68,44 @@ def test_plain_text_mails_are_not_html_escaped(
     assert "Smith & Sons <Ltd>" in body
     assert "O'Neil" in body
     assert "&amp;" not in body and "&#x27;" not in body
+
+
+def ask_for_a_reset(email):
+    response = Client().post("/accounts/password-reset/", {"email": email})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password-reset/sent/"
+
+
+def test_password_reset_mail_is_in_the_persons_language(db, make_user):
+    user = make_user("lea@example.org")
+    user.preferred_language = "de"
+    user.save()
+    ask_for_a_reset("lea@example.org")
+    [message] = mail.outbox
+    assert message.subject == "Passwort bei AI Factory Hub zurücksetzen"
+    assert "Wählen Sie hier ein neues" in message.body
+    assert "/accounts/password-reset/" in message.body
+
+
+def test_password_reset_at_most_once_a_minute(db, make_user):
+    make_user("hasty@example.org")
+    ask_for_a_reset("hasty@example.org")
+    ask_for_a_reset("hasty@example.org")
+    ask_for_a_reset("HASTY@example.org")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Reset your password on AI Factory Hub"
+
+    AuditEvent.objects.filter(action="user.password_reset_mail").update(
+        created_at=timezone.now() - timedelta(seconds=61)
+    )
+    ask_for_a_reset("hasty@example.org")
+    assert len(mail.outbox) == 2
+
+
+def test_password_reset_is_silent_for_unknown_addresses_and_identity_provider_accounts(
+    db, make_user
+):
+    make_user("oidc@example.org", password=None)
+    ask_for_a_reset("nobody@example.org")
+    ask_for_a_reset("oidc@example.org")
+    assert mail.outbox == []

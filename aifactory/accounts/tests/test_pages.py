@@ -637,3 +637,28 @@ def test_terms_redirect_tells_htmx_to_load_the_page(db, make_user, client):
     response = client.get("/organisations/?a=1&b=2", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/accounts/terms/?next=%2Forganisations%2F%3Fa%3D1%26b%3D2"
+
+
+def test_old_failed_sign_ins_are_pruned(make_user):
+    """Failures older than the lock-out window count for nothing, so they are not kept."""
+    from datetime import timedelta
+
+    from aifactory.accounts.models import LoginFailure
+
+    make_user("someone@example.org")
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    now = timezone.now()
+    LoginFailure.objects.bulk_create(
+        [
+            LoginFailure(email=f"old{n}@example.org", created_at=now - window - timedelta(hours=n))
+            for n in range(3)
+        ]
+        + [LoginFailure(email="recent@example.org", created_at=now - window / 2)]
+    )
+
+    response = Client().post("/accounts/login/", {"email": "someone@example.org", "password": "no"})
+    assert response.status_code == 200
+    assert sorted(LoginFailure.objects.values_list("email", flat=True)) == [
+        "recent@example.org",
+        "someone@example.org",
+    ]

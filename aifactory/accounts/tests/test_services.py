@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from aifactory.accounts import services
 from aifactory.accounts.models import LoginFailure, TermsAcceptance, User
-from aifactory.core.errors import InvalidTransition, NotFound, ServiceError
+from aifactory.core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from aifactory.core.models import AuditEvent
+from aifactory.core.permissions import allowed
 
 pytestmark = pytest.mark.django_db
 
@@ -325,7 +326,32 @@ def test_staff_role_is_given_by_administrators_only(make_user):
     assert "role" in caught.value.message_dict
     services.user_set_staff_role(actor=admin, user=person, staff_role="operator")
     person.refresh_from_db()
-    assert (person.staff_role, person.is_staff, person.is_superuser) == ("operator", True, False)
+    # Only administrators get Django's staff status (the admin site).
+    assert (person.staff_role, person.is_staff, person.is_superuser) == ("operator", False, False)
     event = AuditEvent.objects.get(action="user.set_staff_role")
     assert event.actor == admin
     assert event.changes["staff_role"] == ["", "operator"]
+
+
+def test_accepting_an_invitation_is_a_permission_rule(make_user, make_org):
+    """Only a verified account with the invited address may accept; the refusal says why."""
+    owner = make_user()
+    organisation = make_org(owner=owner)
+    invitation, token = services.invitation_create(
+        actor=owner, organisation=organisation, email="guest@example.org"
+    )
+    stranger = make_user()
+    unverified = make_user("guest@example.org", verified=False)
+    assert not allowed(stranger, "invitation.accept", invitation)
+    assert not allowed(unverified, "invitation.accept", invitation)
+    assert not allowed(owner, "invitation.accept", invitation)
+
+    with pytest.raises(NotAllowed, match="This invitation is for guest@example.org"):
+        services.invitation_accept(actor=stranger, token=token)
+    with pytest.raises(NotAllowed, match="Verify your e-mail address first"):
+        services.invitation_accept(actor=unverified, token=token)
+
+    unverified.email_verified = True
+    unverified.save()
+    assert allowed(unverified, "invitation.accept", invitation)
+    assert services.invitation_accept(actor=unverified, token=token).user == unverified

@@ -1,5 +1,7 @@
 """The audit log: every change of state leaves who, what, which object and which fields."""
 
+from datetime import datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -152,3 +154,48 @@ def test_audit_api_rejects_a_malformed_filter(api, make_user):
     response = api(make_user(staff_role="operator")).get("/audit?organisation_id=not-a-uuid")
     assert response.status_code == 422
     assert "organisation_id" in response.json()["errors"]
+
+
+def test_state_changes_record_the_fields_they_change(make_user, make_org):
+    """Each transition says what it changed, so the audit log reads without the code at hand."""
+    owner = make_user()
+    organisation = make_org(owner=owner)
+    revoked, _token = services.invitation_create(
+        actor=owner, organisation=organisation, email="no@example.org"
+    )
+    services.invitation_revoke(actor=owner, invitation=revoked)
+    assert AuditEvent.objects.get(action="invitation.revoke").changes == {
+        "status": ["pending", "revoked"]
+    }
+
+    guest = make_user("guest@example.org", verified=False)
+    services.user_verify_email(token=services.verification_token(guest))
+    assert AuditEvent.objects.get(action="user.verify_email").changes == {
+        "email_verified": [False, True]
+    }
+
+    guest.refresh_from_db()
+    _invitation, token = services.invitation_create(
+        actor=owner, organisation=organisation, email=guest.email, role="manager"
+    )
+    services.invitation_accept(actor=guest, token=token)
+    assert AuditEvent.objects.get(action="invitation.accept").changes == {
+        "status": ["pending", "accepted"],
+        "role": "manager",
+    }
+
+    api_token, _secret = services.token_create(user=owner, name="ci")
+    services.token_revoke(user=owner, token=api_token)
+    api_token.refresh_from_db()
+    before, after = AuditEvent.objects.get(action="token.revoke").changes["revoked_at"]
+    assert before is None
+    assert datetime.fromisoformat(after) == api_token.revoked_at
+
+
+@pytest.mark.parametrize("field", ["action", "object_type", "actor"])
+def test_audit_api_refuses_a_nul_character_naming_the_parameter(api, make_user, field):
+    """PostgreSQL cannot compare text with NUL in it; the answer is a 422, never a 500."""
+    response = api(make_user(staff_role="operator")).get(f"/audit?{field}=a%00b")
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert field in response.json()["errors"]

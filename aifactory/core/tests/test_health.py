@@ -5,6 +5,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from aifactory.core.models import WorkerHeartbeat
@@ -51,6 +52,44 @@ def test_readyz_is_200_after_a_heartbeat_and_503_when_it_is_stale(client, settin
     worker_heartbeat(**beat, started_at=timezone.now())
     assert WorkerHeartbeat.objects.count() == 1
     assert client.get("/readyz").status_code == 200
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def database_down(django_db_blocker):
+    """Point the connection at a database that is not there, then put it back."""
+    saved = dict(connection.settings_dict)
+    with django_db_blocker.unblock():
+        connection.close()
+        if connection.vendor == "sqlite":
+            connection.settings_dict["NAME"] = "/nonexistent/secret-folder/hub.sqlite3"
+        else:
+            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port()))
+        try:
+            yield connection.settings_dict
+        finally:
+            connection.close()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(saved)
+
+
+def test_readyz_keeps_the_database_error_in_the_log(client, database_down, caplog):
+    """Anyone may call /readyz; the error text may name hosts, ports or paths."""
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == {"ok": False, "error": "unreachable"}
+    shown = response.content.decode()
+    assert "secret-folder" not in shown
+    if database_down["PORT"]:
+        assert f"port {database_down['PORT']}" not in shown
+    logged = [r for r in caplog.records if r.name == "aifactory.core.views"]
+    assert logged and logged[0].exc_info is not None
 
 
 @pytest.mark.django_db

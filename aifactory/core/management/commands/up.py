@@ -1,3 +1,4 @@
+import argparse
 import os
 import signal
 import subprocess
@@ -10,18 +11,27 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Migrate, load the demo data, and run the web server and the task worker until Ctrl-C."
+    help = "Migrate, load the demo data (not in production), and run the web server and the task worker until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+        parser.add_argument(
+            "--demo",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="load the demo data (default: yes, except in production)",
+        )
 
-    def handle(self, *args, port: str, host: str, no_demo: bool, **options):
+    def handle(self, *args, port: str, host: str, demo: bool | None, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database is up to date")
-        if not no_demo:
-            call_command("seed_demo")
+        if demo is None:
+            demo = not settings.PRODUCTION
+        if demo:
+            self.load_demo()
+        else:
+            self.stdout.write("demo data not loaded (--demo loads it)")
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
         cli = [sys.executable, "-m", "aifactory.cli"]
@@ -73,3 +83,15 @@ class Command(BaseCommand):
                 self.stderr.write(f"a process stopped: {failed}")
         finally:
             stop()
+
+    def load_demo(self):
+        """Asked for explicitly in production (`--demo`), it is loaded there too, with a warning.
+        A failure is reported, never fatal: the server starts without the demo."""
+        if settings.PRODUCTION:
+            self.stderr.write(
+                self.style.WARNING("loading the demo data in production, as --demo asks")
+            )
+        try:
+            call_command("seed_demo", force=True, stdout=self.stdout, stderr=self.stderr)
+        except Exception as exc:  # noqa: BLE001 - the demo must never stop the server starting
+            self.stderr.write(self.style.WARNING(f"warning: the demo data was not loaded: {exc}"))
