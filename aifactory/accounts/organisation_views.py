@@ -306,7 +306,7 @@ def invitation_page(request, token):
             )
             return redirect("accounts:organisation_detail", membership.organisation_id)
         return redirect(request.path)
-    matches = user.is_authenticated and user.email.lower() == invitation.email.lower()
+    matches = allowed(user, "invitation.accept", invitation)
     return render(
         request,
         "accounts/invitation.html",
