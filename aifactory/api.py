@@ -25,7 +25,8 @@ def require_current_terms(user, *, session=None) -> None:
 
     if session is not None and session.get("terms_ok") == settings.TERMS_VERSION:
         return
-    if not terms_accepted(user):
+    known = getattr(user, "current_terms_accepted", None)  # set by token_authenticate
+    if not (known if known is not None else terms_accepted(user)):
         raise NotAllowed(
             _("Accept the current terms of use in the portal first: %(url)s")
             % {"url": settings.SITE_URL + reverse("accounts:terms")}

@@ -50,7 +50,8 @@ def _me(user) -> dict:
 
 def _org(user, organisation) -> OrganisationOut:
     out = OrganisationOut.from_orm(organisation)
-    out.my_role = org_role(user, organisation)
+    # Lists carry the role from the same query (selectors.organisations_visible).
+    out.my_role = getattr(organisation, "my_role", None) or org_role(user, organisation)
     return out
 
 

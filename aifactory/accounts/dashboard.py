@@ -1,7 +1,6 @@
 """The accounts app's panels on the dashboard."""
 
 from aifactory.core.dashboard import Panel, register
-from aifactory.core.permissions import org_role
 from aifactory.core.roles import OrgRole
 
 from .selectors import invitations_addressed_to, organisations_visible
@@ -15,8 +14,7 @@ def _invitations(request):
 def _organisations(request):
     user = request.user
     rows = [
-        {"organisation": o, "role": OrgRole(org_role(user, o)).label}
-        for o in organisations_visible(user)
+        {"organisation": o, "role": OrgRole(o.my_role).label} for o in organisations_visible(user)
     ]
     return {"rows": rows}
 

@@ -34,7 +34,7 @@ def organisation_list(request):
     can_list_all = allowed(user, "organisation.list_all")
     show_all = can_list_all and request.GET.get("all") == "1"
     rows = [
-        {"organisation": o, "role": _role_label(org_role(user, o))}
+        {"organisation": o, "role": _role_label(o.my_role)}
         for o in selectors.organisations_visible(user, all_for_staff=show_all)
     ]
     return render(

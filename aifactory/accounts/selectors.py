@@ -1,6 +1,6 @@
 """Reads of people and organisations, filtered by what the asking person may see."""
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -11,9 +11,15 @@ from .models import ApiToken, Invitation, InvitationStatus, Membership, Organisa
 
 
 def organisations_visible(user: User, *, all_for_staff: bool = False) -> QuerySet[Organisation]:
-    """The person's own organisations; staff may ask for all of them."""
+    """The person's own organisations; staff may ask for all of them.
+
+    Each carries ``my_role`` (None where the person is not a member), read in the same query.
+    """
+    my_role = Membership.objects.filter(organisation=OuterRef("pk"), user=user).values("role")[:1]
     # GROUP BY drops Meta.ordering, so the order is spelt out.
-    qs = Organisation.objects.annotate(member_count=Count("memberships")).order_by("legal_name")
+    qs = Organisation.objects.annotate(
+        member_count=Count("memberships"), my_role=Subquery(my_role)
+    ).order_by("legal_name")
     if all_for_staff and allowed(user, "organisation.list_all"):
         return qs
     return qs.filter(memberships__user=user)

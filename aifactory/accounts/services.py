@@ -10,7 +10,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
@@ -1011,9 +1011,19 @@ def token_authenticate(secret: str) -> User | None:
     """The active user behind a bearer token, or None. Touches last-used at most once a minute."""
     if not secret or not secret.startswith(ApiToken.PREFIX):
         return None
-    token = ApiToken.objects.select_related("user").filter(token_hash=hash_secret(secret)).first()
+    current_terms = TermsAcceptance.objects.filter(
+        user=OuterRef("user"), version=settings.TERMS_VERSION
+    )
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(terms_ok=Exists(current_terms))
+        .filter(token_hash=hash_secret(secret))
+        .first()
+    )
     if token is None or not token.is_active or not token.user.is_active:
         return None
+    # Read with the token in one query, so the API's terms check costs no second round trip.
+    token.user.current_terms_accepted = token.terms_ok
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
