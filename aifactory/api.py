@@ -72,12 +72,21 @@ api = NinjaAPI(
 )
 
 
-def problem(request, status: int, title: str, detail: str = "", errors: dict | None = None):
+def problem(
+    request,
+    status: int,
+    title: str,
+    detail: str = "",
+    errors: dict | None = None,
+    extra: dict | None = None,
+):
+    """``extra`` adds members of the problem type's own, e.g. ``records`` for a rejected import."""
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    body.update(extra or {})
     response = api.create_response(request, body, status=status)
     response["Content-Type"] = PROBLEM
     return response
@@ -139,10 +148,12 @@ def on_http_error(request, exc: HttpError):
 
 def register_routers() -> None:
     from aifactory.accounts.api import router as accounts_router
+    from aifactory.catalog.api import router as catalog_router
     from aifactory.core.api import router as core_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", core_router)
+    api.add_router("/catalog", catalog_router)
 
 
 register_routers()

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "mozilla_django_oidc",
     "aifactory.core",
     "aifactory.accounts",
+    "aifactory.catalog",
 ]
 
 MIDDLEWARE = [

@@ -87,6 +87,22 @@ def _invited(user, invitation) -> bool:
     )
 
 
+def _provider_org(offering):
+    return getattr(offering, "provider_organisation", None)
+
+
+def _published(user, offering) -> bool:
+    return getattr(offering, "status", None) == "published"
+
+
+def _provider_member(user, offering) -> bool:
+    return _member(user, _provider_org(offering))
+
+
+def _provider_manager(user, offering) -> bool:
+    return _manager(user, _provider_org(offering))
+
+
 def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
     return lambda user, obj=None: any(rule(user, obj) for rule in rules)
 
@@ -109,6 +125,15 @@ RULES: dict[str, Callable[..., bool]] = {
     "audit.view": _either(_operator, _admin),
     "staff.assign_role": _admin,
     "user.deactivate": _admin,
+    # Catalogue: published offerings are public; the provider organisation's managers and owners
+    # propose and edit their listings (the object of "offering.create" is that organisation);
+    # operators edit any listing, moderate and import.
+    "offering.view": _either(_published, _provider_member, _any_staff),
+    "offering.list_all": _any_staff,
+    "offering.create": _either(_manager, _operator),
+    "offering.edit": _either(_provider_manager, _operator),
+    "offering.moderate": _operator,
+    "catalog.import": _operator,
     # Django's admin site: read-only views for administrators; changes go through the services.
     "admin.view": _admin,
 }

@@ -70,3 +70,15 @@ def sme_size_class(headcount: int | None, turnover: int | None, balance_sheet: i
         if headcount < staff_below and money_ok:
             return size
     return SizeClass.LARGE
+
+
+class JourneyStage(models.TextChoices):
+    """Where an organisation stands on its way to AI; offerings and support cases use it."""
+
+    DISCOVER = "discover", _("Discover")
+    ASSESS = "assess", _("Assess")
+    UPSKILL = "upskill", _("Upskill")
+    CONNECT = "connect", _("Connect")
+    FUND = "fund", _("Fund")
+    BUILD = "build", _("Build")
+    SCALE = "scale", _("Scale")

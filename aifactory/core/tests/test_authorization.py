@@ -14,6 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from aifactory.accounts import services
 from aifactory.accounts.models import ApiToken, Invitation, Membership, Organisation
+from aifactory.catalog import services as catalog_services
+from aifactory.catalog.models import Offering
 from aifactory.core.roles import OrgRole
 
 ROLES = [
@@ -72,6 +74,32 @@ class World:
             actor=self.users["owner"], organisation=self.org, email="invitee@matrix.test"
         )
         self.owner_token, _ = services.token_create(user=self.users["owner"], name="owner's")
+        self.offerings = {
+            status: self.offering(status)
+            for status in ("draft", "in_review", "published", "archived")
+        }
+
+    def offering(self, status):
+        """An offering of organisation A, moved to the status through the services."""
+        owner, operator = self.users["owner"], self.users["operator"]
+        offering = catalog_services.offering_create(
+            actor=owner,
+            data={
+                "external_id": f"matrix-{status}",
+                "type": "solution",
+                "title": {"en": f"Matrix {status}"},
+                "description": {"en": "An offering of organisation A."},
+                "stages": ["build"],
+                "provider_organisation_id": self.org.pk,
+            },
+        )
+        if status in ("in_review", "published"):
+            catalog_services.offering_submit(actor=owner, offering=offering)
+        if status == "published":
+            catalog_services.offering_approve(actor=operator, offering=offering)
+        if status == "archived":
+            catalog_services.offering_archive(actor=owner, offering=offering)
+        return offering
 
     def invitation_id_for(self, role):
         email = self.users[role].email if self.users[role] else "nobody@matrix.test"
@@ -158,6 +186,45 @@ def _org_created(w, role):
 
 MANAGING = frozenset({"manager", "owner", "administrator"})
 EVERYONE = frozenset(SIGNED_IN)
+
+CATALOG = API + "/catalog"
+OFFERING = CATALOG + "/offerings/matrix-{status}"
+# Drafts and the like: seen by organisation A and the staff; only its managers and operators act.
+UNSEEN = {"anonymous": 401, "outsider": 404}
+PROVIDERS = {"manager": 200, "owner": 200, "operator": 200, "administrator": 200}
+MODERATORS = {"operator": 200, "administrator": 200}
+PROVIDING = frozenset({"manager", "owner", "operator", "administrator"})
+MODERATING = frozenset({"operator", "administrator"})
+
+
+def _offering_status(external_id, status):
+    return lambda w, role: Offering.objects.get(external_id=external_id).status == status
+
+
+def _offering_created(w, role):
+    return Offering.objects.filter(external_id=f"new-{role}").exists()
+
+
+def _offering_priced(w, role):
+    return Offering.objects.get(external_id="matrix-draft").price == "on request"
+
+
+def _offering_imported(w, role):
+    return Offering.objects.filter(external_id="imported-1").exists()
+
+
+IMPORT_RECORD = {
+    "id": "imported-1",
+    "type": "course",
+    "title": "Machine learning for bakers",
+    "description": "Two evenings on forecasting demand.",
+    "sectors": ["crafts"],
+    "tags": [],
+    "languages": ["en"],
+    "stage": "upskill",
+    "provider": "Matrix Academy",
+    "url": "",
+}
 
 RULES: dict[str, Rule] = {
     # --- API ------------------------------------------------------------------------------------
@@ -257,6 +324,83 @@ RULES: dict[str, Rule] = {
     "api:audit_list": Rule(
         "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
     ),
+    # --- catalogue: published offerings are public ---------------------------------------------
+    "api:offerings_list": Rule(
+        "get",
+        CATALOG + "/offerings?status=draft",
+        by_role(200),
+        shows_org={r: r in ("member", "manager", "owner", *STAFF) for r in ROLES},
+    ),
+    "api:offerings_read": Rule("get", OFFERING.format(status="draft"), by_role(404, **VIEWERS)),
+    "api:offerings_create": Rule(
+        "post",
+        CATALOG + "/offerings",
+        by_role(403, **ANON_401, manager=201, owner=201, operator=201, administrator=201),
+        body=lambda w, role: {
+            "external_id": f"new-{role}",
+            "type": "service",
+            "title": {"de": "KI-Werkstatt"},
+            "description": {"de": "Ein Tag mit Ihrem Team."},
+            "stages": ["discover"],
+            "provider_organisation_id": str(w.org.pk),
+        },
+        effect=_offering_created,
+        done_by=PROVIDING,
+    ),
+    "api:offerings_update": Rule(
+        "patch",
+        OFFERING.format(status="draft"),
+        by_role(403, **UNSEEN, **PROVIDERS),
+        body={"price": "on request"},
+        effect=_offering_priced,
+        done_by=PROVIDING,
+    ),
+    "api:offerings_submit": Rule(
+        "post",
+        OFFERING.format(status="draft") + "/submit",
+        by_role(403, **UNSEEN, **PROVIDERS),
+        effect=_offering_status("matrix-draft", "in_review"),
+        done_by=PROVIDING,
+    ),
+    "api:offerings_approve": Rule(
+        "post",
+        OFFERING.format(status="in_review") + "/approve",
+        by_role(403, **UNSEEN, **MODERATORS),
+        effect=_offering_status("matrix-in_review", "published"),
+        done_by=MODERATING,
+    ),
+    "api:offerings_reject": Rule(
+        "post",
+        OFFERING.format(status="in_review") + "/reject",
+        by_role(403, **UNSEEN, **MODERATORS),
+        body={"reason": "Say what it costs."},
+        effect=_offering_status("matrix-in_review", "draft"),
+        done_by=MODERATING,
+    ),
+    "api:offerings_archive": Rule(
+        "post",
+        OFFERING.format(status="published") + "/archive",
+        by_role(403, **ANON_401, **PROVIDERS),
+        effect=_offering_status("matrix-published", "archived"),
+        done_by=PROVIDING,
+    ),
+    "api:offerings_restore": Rule(
+        "post",
+        OFFERING.format(status="archived") + "/restore",
+        by_role(403, **UNSEEN, **PROVIDERS),
+        effect=_offering_status("matrix-archived", "draft"),
+        done_by=PROVIDING,
+    ),
+    "api:catalog_import": Rule(
+        "post",
+        CATALOG + "/import",
+        by_role(403, **ANON_401, **MODERATORS),
+        body=[IMPORT_RECORD],
+        effect=_offering_imported,
+        done_by=MODERATING,
+    ),
+    "api:catalog_export": Rule("get", CATALOG + "/export", by_role(200)),
+    "api:catalog_schema": Rule("get", CATALOG + "/schema", by_role(200)),
     # --- OpenID Connect: off by default, so nobody reaches it -----------------------------------
     # --- portal pages -------------------------------------------------------------------------
     "core:home": Rule("get", "/", by_role(200)),
