@@ -5,3 +5,10 @@ class CatalogConfig(AppConfig):
     name = "aifactory.catalog"
     label = "catalog"
     verbose_name = "Catalogue"
+
+    def ready(self):
+        from aifactory.core.demo import register
+
+        from .demo_catalogue import load_demo_catalogue
+
+        register("catalog", load_demo_catalogue, order=20)

@@ -19,3 +19,13 @@ def test_demo_catalogue_imports_and_exports(db):
     # Importing the same file again changes nothing.
     services.catalog_import(actor=None, records=records, is_demo=True)
     assert Offering.objects.count() == len(records)
+
+
+def test_seed_demo_loads_the_catalogue_once(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    count = Offering.objects.filter(is_demo=True).count()
+    assert count == len(json.loads(DEMO.read_text(encoding="utf-8")))
+    call_command("seed_demo")
+    assert Offering.objects.count() == count

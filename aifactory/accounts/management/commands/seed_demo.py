@@ -2,10 +2,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from aifactory.accounts.demo import DEMO_PASSWORD, PEOPLE, seed_demo
+from aifactory.core.demo import run_loaders
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisations and people (idempotent). Refused in production."
+    help = "Load the demo organisations, people and catalogue (idempotent). Refused in production."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -26,6 +27,9 @@ class Command(BaseCommand):
         self.stdout.write("demo data: " + ", ".join(f"{n} {k} created" for k, n in result.items()))
         for warning in warnings:
             self.stderr.write(self.style.WARNING(f"warning: demo {warning}"))
+        # The other apps' demo data (the catalogue...), registered in their AppConfig.ready.
+        for line in run_loaders():
+            self.stdout.write(line)
         self.stdout.write(f"demo logins (password for all: {DEMO_PASSWORD}):")
         for email, _first, _last, role, orgs in PEOPLE:
             what = role or ", ".join(sorted({r for r in orgs.values()}))

@@ -1,0 +1,17 @@
+"""The demo catalogue: offerings for the Luxembourg AI Factory, loaded by `aifactory seed-demo`."""
+
+import json
+from pathlib import Path
+
+from .services import catalog_import
+
+DEMO_FILE = Path(__file__).parent / "demo" / "offerings.json"
+
+
+def load_demo_catalogue() -> str:
+    records = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    result = catalog_import(actor=None, records=records, is_demo=True)
+    return (
+        f"demo catalogue: {len(result.created)} offerings created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
