@@ -156,6 +156,8 @@ EMAIL_VERIFICATION_MAX_AGE_DAYS = int(env("EMAIL_VERIFICATION_MAX_AGE_DAYS", "3"
 INVITATION_MAX_AGE_DAYS = int(env("INVITATION_MAX_AGE_DAYS", "14"))
 TERMS_VERSION = env("TERMS_VERSION", "2026-11")
 WORKER_STALE_SECONDS = int(env("WORKER_STALE_SECONDS", "60"))
+# The catalogue's embedding model (aifactory/catalog/embeddings.py).
+CATALOG_EMBEDDER = env("CATALOG_EMBEDDER", "use-multilingual-v3")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [

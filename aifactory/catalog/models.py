@@ -6,6 +6,8 @@ from django.utils.translation import pgettext_lazy
 from aifactory.core.language import TEXT_LANGUAGES
 from aifactory.core.models import BaseModel
 
+from .embeddings import from_bytes
+
 
 class OfferingType(models.TextChoices):
     SOLUTION = "solution", _("Solution")
@@ -116,3 +118,23 @@ class Offering(BaseModel):
             if values.get(lang):
                 return values[lang]
         return ""
+
+
+class OfferingEmbedding(models.Model):
+    """The stored vector of an offering's texts, with what it was computed from, so a changed
+    text or a changed model is seen as stale and recomputed."""
+
+    offering = models.OneToOneField(
+        Offering, primary_key=True, on_delete=models.CASCADE, related_name="embedding"
+    )
+    model = models.CharField(max_length=100)
+    content_hash = models.CharField(max_length=64)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()  # float32, little-endian
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.offering_id} ({self.model})"
+
+    def array(self):
+        return from_bytes(self.vector)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,13 +21,15 @@ from aifactory.core.errors import InvalidTransition
 from aifactory.core.permissions import allowed, require
 from aifactory.core.services import audit_record, diff_fields
 
+from .embeddings import get_embedder, passage_text, to_bytes
 from .formats import IMPORTED_FIELDS, ImportResult, records_clean
-from .models import Offering, OfferingStatus, OfferingType
+from .models import Offering, OfferingEmbedding, OfferingStatus, OfferingType
 from .validation import FIELDS, REQUIRED, clean_offering
 
 Status = OfferingStatus
 REASON_MAX = 2000
 TEXT_FIELDS = ("title", "description", "tags", "provider_name")
+EMBED_BATCH = 64
 
 
 def _derive(offering: Offering) -> None:
@@ -91,6 +94,7 @@ def offering_create(*, actor, data: dict[str, Any]) -> Offering:
         with transaction.atomic():
             offering.save(force_insert=True)
             _audit(actor, "offering.create", offering, cleaned)
+            _enqueue_embedding([offering.pk])
     except IntegrityError:
         raise ValidationError(
             {"external_id": _("An offering with this id exists already.")}
@@ -143,6 +147,7 @@ def offering_update(*, actor, offering: Offering, data: dict[str, Any]) -> Offer
             _derive(offering)
             offering.save()
             _audit(actor, "offering.update", offering, changes)
+            _enqueue_embedding([offering.pk])
     return offering
 
 
@@ -293,14 +298,99 @@ def catalog_import(*, actor, records: Any, is_demo: bool = False) -> ImportResul
             offering.save()
             _audit(actor, "offering.import", offering, changes)
             result.updated.append(offering.external_id)
-        audit_record(
-            actor=actor,
-            action="catalog.import",
-            changes={
-                "created": len(result.created),
-                "updated": len(result.updated),
-                "unchanged": len(result.unchanged),
-                "is_demo": is_demo,
-            },
-        )
+        if result.created or result.updated:  # the audit log records changes, not no-ops
+            audit_record(
+                actor=actor,
+                action="catalog.import",
+                changes={
+                    "created": len(result.created),
+                    "updated": len(result.updated),
+                    "unchanged": len(result.unchanged),
+                    "is_demo": is_demo,
+                },
+            )
+        changed = Offering.objects.filter(external_id__in=result.created + result.updated)
+        _enqueue_embedding(list(changed.values_list("pk", flat=True)))
     return result
+
+
+def _enqueue_embedding(offering_ids) -> None:
+    """After the commit, queue one embedding task per offering, so the vector follows the text."""
+    from .tasks import offering_embed  # tasks.py imports this module
+
+    def enqueue():
+        for pk in offering_ids:
+            offering_embed.enqueue(str(pk))
+
+    if offering_ids:
+        transaction.on_commit(enqueue)
+
+
+def _stale(offerings, model: str):
+    """Offerings without a vector of this model for their current text."""
+    current = OfferingEmbedding.objects.filter(
+        offering=OuterRef("pk"), content_hash=OuterRef("content_hash"), model=model
+    )
+    return offerings.filter(~Exists(current))
+
+
+def _embed(offerings) -> int:
+    """Compute and store vectors for these offerings, in batches; returns how many.
+
+    The hash stored is the one of the text read here, so an edit made meanwhile stays stale
+    and is picked up by its own task."""
+    embedder = get_embedder()
+    pks = list(offerings.values_list("pk", flat=True))
+    for start in range(0, len(pks), EMBED_BATCH):
+        batch = list(
+            Offering.objects.filter(pk__in=pks[start : start + EMBED_BATCH]).only(
+                "pk", "title", "description", "content_hash"
+            )
+        )
+        vectors = embedder.embed_passages([passage_text(o) for o in batch])
+        now = timezone.now()
+        with transaction.atomic():
+            for offering, vector in zip(batch, vectors, strict=True):
+                OfferingEmbedding.objects.update_or_create(
+                    offering_id=offering.pk,
+                    defaults={
+                        "model": embedder.name,
+                        "content_hash": offering.content_hash,
+                        "dim": embedder.dim,
+                        "vector": to_bytes(vector),
+                        "computed_at": now,
+                    },
+                )
+    return len(pks)
+
+
+def offering_embed_refresh(*, offering_id) -> bool:
+    """(Re)compute one offering's vector if it is missing or stale; True if it was computed.
+
+    Drafts and offerings in review are embedded too, so they are searchable the moment they are
+    published. Idempotent: a current vector is left alone. No audit event: the vector is derived
+    from text whose change was audited."""
+    offerings = Offering.objects.filter(pk=offering_id).exclude(status=Status.ARCHIVED)
+    return _embed(_stale(offerings, get_embedder().name)) > 0
+
+
+def catalog_index_pending(
+    *, limit: int | None = None, offering_ids=None, everything: bool = False
+) -> int:
+    """Embed the published offerings whose vector is missing or stale (``everything``: all of
+    them), synchronously; ``offering_ids`` narrows it to those. Returns how many were embedded."""
+    offerings = Offering.objects.filter(status=Status.PUBLISHED).order_by("pk")
+    if offering_ids is not None:
+        offerings = offerings.filter(pk__in=list(offering_ids))
+    if not everything:
+        offerings = _stale(offerings, get_embedder().name)
+    if limit is not None:
+        offerings = offerings[:limit]
+    count = _embed(offerings)
+    if count:
+        audit_record(
+            actor=None,
+            action="catalog.index",
+            changes={"embedded": count, "model": get_embedder().name, "everything": everything},
+        )
+    return count

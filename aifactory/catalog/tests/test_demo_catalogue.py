@@ -29,3 +29,13 @@ def test_seed_demo_loads_the_catalogue_once(db):
     assert count == len(json.loads(DEMO.read_text(encoding="utf-8")))
     call_command("seed_demo")
     assert Offering.objects.count() == count
+
+
+def test_an_import_that_changes_nothing_is_not_audited(db):
+    from aifactory.core.models import AuditEvent
+
+    records = json.loads(DEMO.read_text(encoding="utf-8"))[:5]
+    services.catalog_import(actor=None, records=records)
+    assert AuditEvent.objects.filter(action="catalog.import").count() == 1
+    services.catalog_import(actor=None, records=records)
+    assert AuditEvent.objects.filter(action="catalog.import").count() == 1

@@ -1,15 +1,15 @@
 """`aifactory catalog`: import, export and list the catalogue, for operators with server access.
 
 The command acts as the system (``actor=None`` in the services), like `aifactory users`.
-Searching what was imported needs the embedding index, which a later release adds; until then
-an import returns once the offerings are stored.
+An import returns only when what it imported is searchable: it computes the missing embeddings
+itself instead of leaving them to the worker, so `aifactory match` right after it is complete.
 """
 
 import json
 import sys
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from aifactory.catalog import selectors, services
@@ -21,7 +21,7 @@ from aifactory.core.errors import ServiceError, field_errors
 class Command(BaseCommand):
     help = (
         "The catalogue: `catalog import FILE [--demo]`, `catalog export [FILE]`, "
-        "`catalog list [--status STATUS] [--type TYPE]`."
+        "`catalog list [--status STATUS] [--type TYPE]`, `catalog reindex [--all]`."
     )
 
     def add_arguments(self, parser):
@@ -36,6 +36,12 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="list offerings")
         listing.add_argument("--status", choices=OfferingStatus.values)
         listing.add_argument("--type", choices=OfferingType.values)
+        reindex = sub.add_parser(
+            "reindex", help="compute the missing or stale embeddings of published offerings"
+        )
+        reindex.add_argument(
+            "--all", action="store_true", dest="everything", help="recompute every one"
+        )
 
     def handle(self, *args, action: str, **options):
         try:
@@ -43,6 +49,9 @@ class Command(BaseCommand):
                 self.load(options["file"], demo=options["demo"])
             elif action == "export":
                 self.dump(options["file"])
+            elif action == "reindex":
+                count = services.catalog_index_pending(everything=options["everything"])
+                self.stdout.write(f"embedded {count} offering(s)")
             else:
                 self.list_offerings(status=options["status"], type=options["type"])
         except ValidationError as exc:
@@ -51,6 +60,8 @@ class Command(BaseCommand):
             ) from None
         except ServiceError as exc:
             raise CommandError(exc.message) from None
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
 
     def load(self, name: str, *, demo: bool):
         try:
@@ -73,6 +84,11 @@ class Command(BaseCommand):
             f"imported {name}: {len(result.created)} created, {len(result.updated)} updated, "
             f"{len(result.unchanged)} unchanged"
         )
+        imported = Offering.objects.filter(
+            external_id__in=result.created + result.updated + result.unchanged
+        )
+        count = services.catalog_index_pending(offering_ids=imported.values_list("pk", flat=True))
+        self.stdout.write(f"embedded {count} offering(s) for search")
 
     def dump(self, name: str):
         text = json.dumps(selectors.catalog_export(), ensure_ascii=False, indent=2) + "\n"
