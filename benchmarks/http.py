@@ -39,6 +39,7 @@ sys.path.remove(os.path.dirname(os.path.realpath(__file__)))
 
 import argparse
 import cProfile
+import fcntl
 import http.client
 import ipaddress
 import json
@@ -142,6 +143,25 @@ def parse_database_url(url: str) -> urllib.parse.SplitResult:
             "contain 'bench'"
         )
     return parts
+
+
+def lock_database(url: str):
+    """Hold a lock for the database name, so two runs never drop each other's database.
+
+    Returns the open lock file; the lock goes when the process ends.
+    """
+    name = parse_database_url(url).path.lstrip("/")
+    path = Path(tempfile.gettempdir()) / f"aifactory-bench-{name}.lock"
+    handle = path.open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BenchError(
+            f"--database-url: another benchmark run is using {name!r} ({path}); wait for it "
+            "or pass another database name"
+        ) from None
+    return handle
 
 
 def recreate_database(url: str) -> str:
@@ -763,6 +783,7 @@ def say(message: str) -> None:
 def run(args) -> int:
     stop = threading.Event()
     gunicorn_proc = None
+    lock = lock_database(args.database_url)
     data_dir = tempfile.mkdtemp(prefix="aifactory-bench-")
     log = Path(data_dir) / "gunicorn.log"
     try:
@@ -883,6 +904,7 @@ def run(args) -> int:
         stop.set()
         stop_process(gunicorn_proc)
         shutil.rmtree(data_dir, ignore_errors=True)
+        lock.close()
 
 
 def interrupted(signum, frame):
