@@ -8,8 +8,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from aifactory.core.errors import NotAllowed, ServiceError, field_errors
-
-PROBLEM = "application/problem+json"
+from aifactory.core.middleware import PROBLEM
 
 
 def require_current_terms(user, *, session=None) -> None:
@@ -157,30 +156,3 @@ def register_routers() -> None:
 
 
 register_routers()
-
-
-def _json_problem(status: int, title: str):
-    from django.http import JsonResponse
-
-    return JsonResponse(
-        {"type": "about:blank", "title": title, "status": status},
-        status=status,
-        content_type=PROBLEM,
-    )
-
-
-def handler404(request, exception=None):
-    """Unknown paths under /api/ answer in problem+json; elsewhere the portal's 404 page."""
-    from django.views import defaults
-
-    if request.path.startswith("/api/"):
-        return _json_problem(404, "Not found")
-    return defaults.page_not_found(request, exception)
-
-
-def handler500(request):
-    from django.views import defaults
-
-    if request.path.startswith("/api/"):
-        return _json_problem(500, "Internal server error")
-    return defaults.server_error(request)

@@ -12,6 +12,3 @@ urlpatterns = [
     # Always routed; the views answer 404 while OIDC_ENABLED is off.
     path("oidc/", include("aifactory.accounts.oidc")),
 ]
-
-handler404 = "aifactory.api.handler404"
-handler500 = "aifactory.api.handler500"
