@@ -8,7 +8,7 @@ import math
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
@@ -144,17 +144,19 @@ def login_view(request):
     form = LoginForm(request.POST or None)
     unverified = ""
     if request.method == "POST" and form.is_valid():
-        email, ip = form.cleaned_data["email"], client_ip(request)
-        if services.login_is_locked(email=email, ip_address=ip):
+        outcome, user = services.user_sign_in(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            ip_address=client_ip(request),
+            request=request,
+        )
+        if outcome == services.SignInOutcome.LOCKED:
             return _locked_out(request)
-        user = authenticate(request, email=email, password=form.cleaned_data["password"])
-        if user is None:
-            services.login_failure_record(email=email, ip_address=ip)
+        if outcome == services.SignInOutcome.WRONG:
             form.add_error(None, _("The e-mail address or the password is not right."))
-        elif not user.email_verified:
+        elif outcome == services.SignInOutcome.UNVERIFIED:
             unverified = user.email
         else:
-            services.login_failures_clear(email=email)
             login(request, user)
             language = user.preferred_language
             if language:

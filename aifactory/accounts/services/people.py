@@ -4,11 +4,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -444,3 +444,30 @@ def login_failure_record(*, email: str, ip_address: str) -> None:
 
 def login_failures_clear(*, email: str) -> None:
     LoginFailure.objects.filter(email=(email or "").lower()).delete()
+
+
+class SignInOutcome(models.TextChoices):
+    OK = "ok"
+    LOCKED = "locked"
+    WRONG = "wrong"
+    UNVERIFIED = "unverified"
+
+
+def user_sign_in(
+    *, email: str, password: str, ip_address: str, request=None
+) -> tuple[str, User | None]:
+    """Check a password sign-in against the lock-out, the password and the verified address.
+
+    Returns the outcome and, unless locked or wrong, the person; the caller starts the session.
+    A locked-out address is refused even with the right password.
+    """
+    if login_is_locked(email=email, ip_address=ip_address):
+        return SignInOutcome.LOCKED, None
+    user = authenticate(request, email=email, password=password)
+    if user is None:
+        login_failure_record(email=email, ip_address=ip_address)
+        return SignInOutcome.WRONG, None
+    if not user.email_verified:
+        return SignInOutcome.UNVERIFIED, user
+    login_failures_clear(email=email)
+    return SignInOutcome.OK, user
