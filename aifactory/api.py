@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -18,7 +19,6 @@ def require_current_terms(user, *, session=None) -> None:
     """
     from django.conf import settings
     from django.urls import reverse
-    from django.utils.translation import gettext as _
 
     from aifactory.accounts.services import terms_accepted
 
@@ -101,12 +101,12 @@ def on_schema_error(request, exc: NinjaValidationError):
     errors: dict[str, list[str]] = {}
     for item in exc.errors:
         errors.setdefault(_location(item.get("loc", ())), []).append(item.get("msg", "invalid"))
-    return problem(request, 422, "Invalid input", "Some fields are invalid.", errors)
+    return problem(request, 422, "Invalid input", _("Some fields are invalid."), errors)
 
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request, exc: ValidationError):
-    return problem(request, 422, "Invalid input", "Some fields are invalid.", field_errors(exc))
+    return problem(request, 422, "Invalid input", _("Some fields are invalid."), field_errors(exc))
 
 
 @api.exception_handler(ServiceError)
@@ -118,13 +118,13 @@ def on_service_error(request, exc: ServiceError):
 
 @api.exception_handler(PermissionDenied)
 def on_forbidden(request, exc):
-    return problem(request, 403, "Forbidden", "You may not do this.")
+    return problem(request, 403, "Forbidden", _("You may not do this."))
 
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request, exc):
     response = problem(
-        request, 401, "Unauthorized", "Send a valid token as 'Authorization: Bearer <token>'."
+        request, 401, "Unauthorized", _("Send a valid token as 'Authorization: Bearer <token>'.")
     )
     response["WWW-Authenticate"] = "Bearer"
     return response
@@ -132,12 +132,12 @@ def on_unauthenticated(request, exc):
 
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
-    return problem(request, 404, "Not found", "No such object.")
+    return problem(request, 404, "Not found", _("No such object."))
 
 
 @api.exception_handler(ObjectDoesNotExist)
 def on_missing(request, exc):
-    return problem(request, 404, "Not found", "No such object.")
+    return problem(request, 404, "Not found", _("No such object."))
 
 
 @api.exception_handler(HttpError)

@@ -1,6 +1,8 @@
 import json
 from http import HTTPStatus
 
+from django.utils.translation import gettext as _
+
 PROBLEM = "application/problem+json"
 
 
@@ -27,7 +29,7 @@ class ApiProblemMiddleware:
                 title = "Error"
             body = {"type": "about:blank", "title": title, "status": status}
             if status == 405 and response.has_header("Allow"):
-                body["detail"] = f"Allowed methods: {response['Allow']}."
+                body["detail"] = _("Allowed methods: %(methods)s.") % {"methods": response["Allow"]}
             response.content = json.dumps(body).encode()
             response["Content-Type"] = PROBLEM
         return response

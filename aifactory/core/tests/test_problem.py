@@ -47,3 +47,12 @@ def test_portal_errors_stay_html(make_user):
     response = client.get("/accounts/logout/")
     assert response.status_code == 405
     assert not response["Content-Type"].startswith("application/problem+json")
+
+
+def test_problem_details_follow_the_language(client):
+    response = client.get("/api/v1/me", headers={"Accept-Language": "de"})
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Senden Sie ein gültiges Token")
+    response = client.put("/api/v1/me", headers={"Accept-Language": "fr"})
+    assert response.status_code == 405
+    assert response.json()["detail"].startswith("Méthodes autorisées")
