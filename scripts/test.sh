@@ -7,6 +7,23 @@ which="${1:-both}"
 
 scripts/test-deps.sh
 
+# Optional extras to test as well, comma-separated (.ci/run sets AIFACTORY_TEST_EXTRAS=sentence-transformers):
+# installed into .venv once per change of pyproject.toml. torch comes first and as a CPU build (the default
+# one is several GB of CUDA): pip takes torch==2.13.0 from our machines' disk; elsewhere set
+# AIFACTORY_TEST_TORCH="torch --index-url https://download.pytorch.org/whl/cpu".
+if [[ -n "${AIFACTORY_TEST_EXTRAS:-}" ]]; then
+  export AIFACTORY_TEST_EXTRAS
+  stamp=".venv/.extras-${AIFACTORY_TEST_EXTRAS//[^a-z0-9-]/_}"
+  if [[ ! "$stamp" -nt pyproject.toml ]]; then
+    echo "=== installing the extras: $AIFACTORY_TEST_EXTRAS ==="
+    if [[ ",$AIFACTORY_TEST_EXTRAS," == *,sentence-transformers,* ]]; then
+      .venv/bin/pip install --quiet ${AIFACTORY_TEST_TORCH:-torch==2.13.0}
+    fi
+    .venv/bin/pip install --quiet -e ".[$AIFACTORY_TEST_EXTRAS]"
+    touch "$stamp"
+  fi
+fi
+
 export AIFACTORY_ENV=test
 export AIFACTORY_DATA_DIR="${AIFACTORY_DATA_DIR:-$(mktemp -d)}"
 PG_URL="${TEST_POSTGRES_URL:-postgres://aifactory:aifactory@127.0.0.1:5432/aifactory}"

@@ -7,8 +7,12 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalogue"
 
     def ready(self):
+        from django.core import checks
+
         from aifactory.core.demo import register
 
         from .demo_catalogue import load_demo_catalogue
+        from .embeddings import check_embedder
 
         register("catalog", load_demo_catalogue, order=20)
+        checks.register(check_embedder)

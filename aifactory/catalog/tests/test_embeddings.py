@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from django.core.checks import Error, run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django_tasks_db.models import DBTaskResult
 
@@ -122,6 +123,9 @@ def test_an_unknown_embedder_is_a_clear_error(settings, db):
     settings.CATALOG_EMBEDDER = "word2vec-1999"
     with pytest.raises(ImproperlyConfigured, match="CATALOG_EMBEDDER: unknown embedder"):
         get_embedder()
+    [error] = [m for m in run_checks() if m.id == "aifactory.E001"]
+    assert isinstance(error, Error) and "word2vec-1999" in error.msg
+    assert "e5-small-4bit, sentence-transformers, openai" in error.msg
     services.catalog_import(actor=None, records=[record()])
     with pytest.raises(ImproperlyConfigured, match="word2vec-1999"):
         services.catalog_index_pending()
@@ -153,5 +157,6 @@ def test_the_cli_import_returns_with_every_offering_searchable(tmp_path):
 def test_an_unknown_embedder_stops_the_cli_clearly():
     result = processes.run("catalog", "reindex", CATALOG_EMBEDDER="nope")
     assert result.returncode != 0
-    assert "CATALOG_EMBEDDER: unknown embedder “nope”" in result.stderr
+    assert "(aifactory.E001) CATALOG_EMBEDDER: unknown embedder “nope”" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "aifactory.E001" not in processes.run("check").stderr  # the default is fine
