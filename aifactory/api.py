@@ -112,7 +112,9 @@ def on_validation_error(request, exc: ValidationError):
 @api.exception_handler(ServiceError)
 def on_service_error(request, exc: ServiceError):
     errors = {exc.field: [exc.message]} if exc.field else None
-    title = {403: "Forbidden", 404: "Not found"}.get(exc.status, "Conflict")
+    title = {403: "Forbidden", 404: "Not found", 503: "Service unavailable"}.get(
+        exc.status, "Conflict"
+    )
     return problem(request, exc.status, title, exc.message, errors)
 
 
@@ -147,12 +149,18 @@ def on_http_error(request, exc: HttpError):
 
 def register_routers() -> None:
     from aifactory.accounts.api import router as accounts_router
+    from aifactory.advisor.api import router as cases_router
+    from aifactory.advisor.readiness_api import router as readiness_router
+    from aifactory.catalog.api import match_router
     from aifactory.catalog.api import router as catalog_router
     from aifactory.core.api import router as core_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", core_router)
     api.add_router("/catalog", catalog_router)
+    api.add_router("/", match_router)
+    api.add_router("/", cases_router)
+    api.add_router("/", readiness_router)
 
 
 register_routers()

@@ -95,3 +95,39 @@ class ApiClient:
 @pytest.fixture
 def api(db):
     return ApiClient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_search_index():
+    """Each test has its own database, so no test may see the index another one built."""
+    from aifactory.catalog.index import reset_index
+
+    reset_index()
+    yield
+    reset_index()
+
+
+@pytest.fixture
+def demo_catalogue(db):
+    """The demo catalogue imported and embedded through the services, as `seed-demo` does."""
+    import json
+
+    from aifactory.catalog import services as catalog_services
+    from aifactory.catalog.demo_catalogue import DEMO_FILE
+
+    records = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    catalog_services.catalog_import(actor=None, records=records, is_demo=True)
+    catalog_services.catalog_index_pending()
+    return {r["id"]: r for r in records}
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A page request activates the visitor's language in this thread; the next test must not
+    inherit it."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

@@ -12,9 +12,10 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from . import selectors, services
 from .formats import ImportRejected
 from .models import OfferingStatus
-from .schemas import ImportOut, OfferingIn, OfferingOut, OfferingPatch, ReasonIn
+from .schemas import ImportOut, MatchIn, MatchOut, OfferingIn, OfferingOut, OfferingPatch, ReasonIn
 
 router = Router(tags=["catalog"])
+match_router = Router(tags=["matchmaking"])
 SCHEMA_FILE = Path(__file__).with_name("offerings.schema.json")
 
 
@@ -151,3 +152,27 @@ def catalog_export(request: HttpRequest):
 @router.get("/schema", auth=public, summary="The JSON Schema of one record of the import format")
 def catalog_schema(request: HttpRequest):
     return json.loads(SCHEMA_FILE.read_text())
+
+
+@match_router.post(
+    "/match", response=MatchOut, auth=public, summary="Offerings for a need, ranked and explained"
+)
+def match(request: HttpRequest, payload: MatchIn):
+    """``text`` in English, German, French or Luxembourgish (at most 5,000 characters).
+    ``organisation`` (one of mine) adds its sector, kind, size and country — or give ``kind``,
+    ``size`` and ``country`` directly: funding and services it is not eligible for come last,
+    marked, with the reason."""
+    from .matching import Profile
+    from .matching import match as run_match
+
+    organisation = selectors.organisation_for_match(request.user, payload.organisation)
+    result = run_match(
+        payload.text,
+        user=request.user,
+        organisation=organisation,
+        sector=payload.sector,
+        limit=payload.limit,
+        facets=payload.facets,
+        profile=Profile(kind=payload.kind, size=payload.size, country=payload.country.upper()),
+    )
+    return result.as_dict()

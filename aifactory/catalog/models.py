@@ -100,7 +100,11 @@ class Offering(BaseModel):
     class Meta:
         ordering = ["external_id"]
         verbose_name = _("offering")
-        indexes = [models.Index(fields=["status", "type"], name="offering_status_type")]
+        indexes = [
+            models.Index(fields=["status", "type"], name="offering_status_type"),
+            # the search index of each process asks for what changed since it last looked
+            models.Index(fields=["updated_at"], name="offering_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.display_title}"
@@ -131,7 +135,7 @@ class OfferingEmbedding(models.Model):
     content_hash = models.CharField(max_length=64)
     dim = models.PositiveIntegerField()
     vector = models.BinaryField()  # float32, little-endian
-    computed_at = models.DateTimeField()
+    computed_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
         return f"{self.offering_id} ({self.model})"

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Schema
+from ninja import Field, Schema
 from pydantic import ConfigDict
 
 from aifactory.core.permissions import allowed
@@ -108,3 +108,47 @@ class ImportOut(Schema):
     created: list[str]
     updated: list[str]
     unchanged: list[str]
+
+
+class MatchIn(Schema):
+    text: str
+    sector: str = ""
+    organisation: UUID | None = None
+    # A profile without an organisation on the hub (or to try another one): these win over it.
+    kind: str = ""
+    size: str = ""
+    country: str = ""
+    limit: int = Field(10, ge=1, le=100)
+    facets: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class MatchResultOut(Schema):
+    id: str
+    type: str
+    title: str
+    score: float
+    reasons: list[str]
+    eligible: bool
+    group: str
+
+
+class MatchGroupOut(Schema):
+    key: str
+    label: str
+    ids: list[str]
+
+
+class MatchProfileOut(Schema):
+    sector: str
+    kind: str
+    size: str
+    country: str
+
+
+class MatchOut(Schema):
+    text: str
+    language: str
+    profile: MatchProfileOut
+    notices: list[str]
+    results: list[MatchResultOut]
+    groups: list[MatchGroupOut]

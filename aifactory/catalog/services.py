@@ -183,8 +183,9 @@ def offering_submit(*, actor, offering: Offering) -> Offering:
 
 
 def offering_approve(*, actor, offering: Offering) -> Offering:
-    """Publish; a rejection reason from an earlier round is cleared."""
-    return _transition(
+    """Publish; a rejection reason from an earlier round is cleared. The embedding task is
+    queued again (a no-op when the vector is current) in case the model changed meanwhile."""
+    published = _transition(
         actor=actor,
         offering=offering,
         action="offering.approve",
@@ -196,10 +197,13 @@ def offering_approve(*, actor, offering: Offering) -> Offering:
         reviewed_at=timezone.now(),
         review_note="",
     )
+    _enqueue_embedding([published.pk])
+    return published
 
 
 def offering_reject(*, actor, offering: Offering, reason: str) -> Offering:
     """Back to draft with the reason, which the provider sees and answers by editing."""
+    require(actor, "offering.moderate", offering)  # a refusal comes before any other message
     reason = _reason(reason)
     return _transition(
         actor=actor,

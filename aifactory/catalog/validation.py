@@ -23,6 +23,7 @@ TAG_MAX = 50
 TAGS_MAX = 30
 LIST_MAX = 50
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+RESERVED_IDS = frozenset({"mine", "new", "review"})  # pages at /catalog/<name>/
 SIZES = [s for s in SizeClass.values if s != SizeClass.UNKNOWN]
 
 # Fields an offering's owner may set, with their defaults for a new offering.
@@ -160,6 +161,8 @@ def _external_id(value) -> str:
                 "starting with a letter or digit."
             )
         )
+    if value.lower() in RESERVED_IDS:
+        raise Invalid(_("“%s” is the name of a page of the catalogue; choose another id.") % value)
     return value
 
 

@@ -239,3 +239,19 @@ def test_a_plain_string_is_stored_under_its_guessed_language(provider):
         ),
     )
     assert list(offering.title) == ["fr"] and list(offering.description) == ["fr"]
+
+
+@pytest.mark.parametrize("name", ["mine", "new", "Review"])
+def test_ids_of_catalogue_pages_are_refused(provider, name):
+    with pytest.raises(ValidationError) as caught:
+        services.offering_create(
+            actor=provider["manager"], data=draft_data(provider["org"], external_id=name)
+        )
+    assert "external_id" in caught.value.message_dict
+    assert not Offering.objects.filter(external_id=name).exists()
+
+
+def test_a_reject_without_the_right_is_refused_before_the_reason_is_checked(draft, provider):
+    services.offering_submit(actor=provider["manager"], offering=draft)
+    with pytest.raises(PermissionDenied):
+        services.offering_reject(actor=provider["manager"], offering=draft, reason="")

@@ -1,11 +1,10 @@
 """The authorization matrix: every URL pattern of the hub, every role, exactly the expected answer.
 
 The rules are keyed by URL pattern name and the test walks the URLconf, so a new page or endpoint
-without a rule here fails `test_every_url_has_a_rule`.
+without a rule fails `test_every_url_has_a_rule`. Each app keeps its own rules in
+`<app>/tests/matrix_rules.py` (see core/tests/matrix.py).
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -14,133 +13,22 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from aifactory.accounts import services
 from aifactory.accounts.models import ApiToken, Invitation, Membership, Organisation
-from aifactory.catalog import services as catalog_services
-from aifactory.catalog.models import Offering
-from aifactory.core.roles import OrgRole
-
-ROLES = [
-    "anonymous",
-    "outsider",
-    "member",
-    "manager",
-    "owner",
-    "advisor",
-    "reviewer",
-    "operator",
-    "administrator",
-]
-STAFF = ["advisor", "reviewer", "operator", "administrator"]
-SIGNED_IN = [r for r in ROLES if r != "anonymous"]
-
-
-class World:
-    """Organisation A (owner, manager, member), organisation B (the outsider's), and the staff."""
-
-    def __init__(self):
-        def person(name, staff_role=""):
-            user = services.user_create(
-                email=f"{name}@matrix.test",
-                password="matrix-Pass-123",
-                staff_role=staff_role,
-                email_verified=True,
-            )
-            services.terms_accept(user=user)
-            return user
-
-        self.users = {role: person(role, role if role in STAFF else "") for role in SIGNED_IN}
-        self.users["anonymous"] = None
-        self.host = person("host")
-        self.org = services.organisation_create(
-            actor=self.users["owner"],
-            data={"legal_name": "Matrix A", "country": "LU", "kind": "sme"},
-        )
-        Membership.objects.create(
-            organisation=self.org, user=self.users["manager"], role=OrgRole.MANAGER
-        )
-        Membership.objects.create(
-            organisation=self.org, user=self.users["member"], role=OrgRole.MEMBER
-        )
-        self.other_org = services.organisation_create(
-            actor=self.users["outsider"],
-            data={"legal_name": "Matrix B", "country": "LU", "kind": "startup"},
-        )
-        self.host_org = services.organisation_create(
-            actor=self.host, data={"legal_name": "Matrix Host", "country": "LU", "kind": "public"}
-        )
-        self.member_membership = Membership.objects.get(
-            organisation=self.org, user=self.users["member"]
-        )
-        self.invitation, self.invitation_token = services.invitation_create(
-            actor=self.users["owner"], organisation=self.org, email="invitee@matrix.test"
-        )
-        self.owner_token, _ = services.token_create(user=self.users["owner"], name="owner's")
-        self.offerings = {
-            status: self.offering(status)
-            for status in ("draft", "in_review", "published", "archived")
-        }
-
-    def offering(self, status):
-        """An offering of organisation A, moved to the status through the services."""
-        owner, operator = self.users["owner"], self.users["operator"]
-        offering = catalog_services.offering_create(
-            actor=owner,
-            data={
-                "external_id": f"matrix-{status}",
-                "type": "solution",
-                "title": {"en": f"Matrix {status}"},
-                "description": {"en": "An offering of organisation A."},
-                "stages": ["build"],
-                "provider_organisation_id": self.org.pk,
-            },
-        )
-        if status in ("in_review", "published"):
-            catalog_services.offering_submit(actor=owner, offering=offering)
-        if status == "published":
-            catalog_services.offering_approve(actor=operator, offering=offering)
-        if status == "archived":
-            catalog_services.offering_archive(actor=owner, offering=offering)
-        return offering
-
-    def invitation_id_for(self, role):
-        email = self.users[role].email if self.users[role] else "nobody@matrix.test"
-        invitation, _token = services.invitation_create(
-            actor=self.host, organisation=self.host_org, email=email
-        )
-        return invitation.pk
-
-    def invitation_for(self, role):
-        """A fresh invitation addressed to this role's person, in an organisation they are not in."""
-        email = self.users[role].email if self.users[role] else "nobody@matrix.test"
-        _inv, token = services.invitation_create(
-            actor=self.host, organisation=self.host_org, email=email
-        )
-        return token
-
-
-@dataclass
-class Rule:
-    method: str
-    path: str  # formatted with the World, e.g. "/api/v1/organisations/{w.org.pk}"
-    expect: dict[str, int]
-    body: Any = None  # dict, or a callable (world, role) -> dict
-    shows_org: dict[str, bool] = field(
-        default_factory=dict
-    )  # list endpoints: is organisation A listed?
-    # Actions that change state: the change must happen for exactly these roles and no other.
-    effect: Callable[[World, str], bool] | None = None
-    done_by: frozenset[str] = frozenset()
-
-
-def by_role(default: int, **overrides: int) -> dict[str, int]:
-    return {role: overrides.get(role, default) for role in ROLES}
-
-
-API = "/api/v1"
-ORG = API + "/organisations/{w.org.pk}"
-ANON_401 = {"anonymous": 401}
-VIEWERS = {r: 200 for r in ["member", "manager", "owner", *STAFF]}
-MANAGERS = {"manager": 200, "owner": 200, "administrator": 200}
-LOGIN = {"anonymous": 302}  # pages send anonymous visitors to the sign-in page
+from aifactory.core.tests.matrix import (
+    ANON_401,
+    API,
+    EVERYONE,
+    LOGIN,
+    MANAGERS,
+    MANAGING,
+    ORG,
+    ROLES,
+    SIGNED_IN,
+    VIEWERS,
+    Rule,
+    World,
+    app_rules,
+    by_role,
+)
 
 
 def _role_changed(w, role):
@@ -183,48 +71,6 @@ def _org_updated(w, role):
 def _org_created(w, role):
     return Organisation.objects.filter(legal_name=f"New {role}").exists()
 
-
-MANAGING = frozenset({"manager", "owner", "administrator"})
-EVERYONE = frozenset(SIGNED_IN)
-
-CATALOG = API + "/catalog"
-OFFERING = CATALOG + "/offerings/matrix-{status}"
-# Drafts and the like: seen by organisation A and the staff; only its managers and operators act.
-UNSEEN = {"anonymous": 401, "outsider": 404}
-PROVIDERS = {"manager": 200, "owner": 200, "operator": 200, "administrator": 200}
-MODERATORS = {"operator": 200, "administrator": 200}
-PROVIDING = frozenset({"manager", "owner", "operator", "administrator"})
-MODERATING = frozenset({"operator", "administrator"})
-
-
-def _offering_status(external_id, status):
-    return lambda w, role: Offering.objects.get(external_id=external_id).status == status
-
-
-def _offering_created(w, role):
-    return Offering.objects.filter(external_id=f"new-{role}").exists()
-
-
-def _offering_priced(w, role):
-    return Offering.objects.get(external_id="matrix-draft").price == "on request"
-
-
-def _offering_imported(w, role):
-    return Offering.objects.filter(external_id="imported-1").exists()
-
-
-IMPORT_RECORD = {
-    "id": "imported-1",
-    "type": "course",
-    "title": "Machine learning for bakers",
-    "description": "Two evenings on forecasting demand.",
-    "sectors": ["crafts"],
-    "tags": [],
-    "languages": ["en"],
-    "stage": "upskill",
-    "provider": "Matrix Academy",
-    "url": "",
-}
 
 RULES: dict[str, Rule] = {
     # --- API ------------------------------------------------------------------------------------
@@ -324,83 +170,6 @@ RULES: dict[str, Rule] = {
     "api:audit_list": Rule(
         "get", API + "/audit", by_role(403, **ANON_401, operator=200, administrator=200)
     ),
-    # --- catalogue: published offerings are public ---------------------------------------------
-    "api:offerings_list": Rule(
-        "get",
-        CATALOG + "/offerings?status=draft",
-        by_role(200),
-        shows_org={r: r in ("member", "manager", "owner", *STAFF) for r in ROLES},
-    ),
-    "api:offerings_read": Rule("get", OFFERING.format(status="draft"), by_role(404, **VIEWERS)),
-    "api:offerings_create": Rule(
-        "post",
-        CATALOG + "/offerings",
-        by_role(403, **ANON_401, manager=201, owner=201, operator=201, administrator=201),
-        body=lambda w, role: {
-            "external_id": f"new-{role}",
-            "type": "service",
-            "title": {"de": "KI-Werkstatt"},
-            "description": {"de": "Ein Tag mit Ihrem Team."},
-            "stages": ["discover"],
-            "provider_organisation_id": str(w.org.pk),
-        },
-        effect=_offering_created,
-        done_by=PROVIDING,
-    ),
-    "api:offerings_update": Rule(
-        "patch",
-        OFFERING.format(status="draft"),
-        by_role(403, **UNSEEN, **PROVIDERS),
-        body={"price": "on request"},
-        effect=_offering_priced,
-        done_by=PROVIDING,
-    ),
-    "api:offerings_submit": Rule(
-        "post",
-        OFFERING.format(status="draft") + "/submit",
-        by_role(403, **UNSEEN, **PROVIDERS),
-        effect=_offering_status("matrix-draft", "in_review"),
-        done_by=PROVIDING,
-    ),
-    "api:offerings_approve": Rule(
-        "post",
-        OFFERING.format(status="in_review") + "/approve",
-        by_role(403, **UNSEEN, **MODERATORS),
-        effect=_offering_status("matrix-in_review", "published"),
-        done_by=MODERATING,
-    ),
-    "api:offerings_reject": Rule(
-        "post",
-        OFFERING.format(status="in_review") + "/reject",
-        by_role(403, **UNSEEN, **MODERATORS),
-        body={"reason": "Say what it costs."},
-        effect=_offering_status("matrix-in_review", "draft"),
-        done_by=MODERATING,
-    ),
-    "api:offerings_archive": Rule(
-        "post",
-        OFFERING.format(status="published") + "/archive",
-        by_role(403, **ANON_401, **PROVIDERS),
-        effect=_offering_status("matrix-published", "archived"),
-        done_by=PROVIDING,
-    ),
-    "api:offerings_restore": Rule(
-        "post",
-        OFFERING.format(status="archived") + "/restore",
-        by_role(403, **UNSEEN, **PROVIDERS),
-        effect=_offering_status("matrix-archived", "draft"),
-        done_by=PROVIDING,
-    ),
-    "api:catalog_import": Rule(
-        "post",
-        CATALOG + "/import",
-        by_role(403, **ANON_401, **MODERATORS),
-        body=[IMPORT_RECORD],
-        effect=_offering_imported,
-        done_by=MODERATING,
-    ),
-    "api:catalog_export": Rule("get", CATALOG + "/export", by_role(200)),
-    "api:catalog_schema": Rule("get", CATALOG + "/schema", by_role(200)),
     # --- OpenID Connect: off by default, so nobody reaches it -----------------------------------
     # --- portal pages -------------------------------------------------------------------------
     "core:home": Rule("get", "/", by_role(200)),
@@ -504,7 +273,7 @@ RULES: dict[str, Rule] = {
     "accounts:invitation": Rule("get", "/invitations/{w.invitation_token}/", by_role(200)),
     "oidc_authentication_init": Rule("get", "/oidc/authenticate/", by_role(404)),
     "oidc_authentication_callback": Rule("get", "/oidc/callback/?code=c&state=s", by_role(404)),
-}
+} | app_rules()
 
 # Patterns that are not ours to rule on: Django's admin (checked once below) and its i18n view.
 EXEMPT_NAMESPACES = {"admin"}
