@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "aifactory.core",
     "aifactory.accounts",
     "aifactory.catalog",
+    "aifactory.advisor",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,23 @@ TERMS_VERSION = env("TERMS_VERSION", "2026-11")
 WORKER_STALE_SECONDS = int(env("WORKER_STALE_SECONDS", "60"))
 # The catalogue's embedding model (aifactory/catalog/embeddings.py).
 CATALOG_EMBEDDER = env("CATALOG_EMBEDDER", "use-multilingual-v3")
+# sentence-transformers: the model's folder. openai: the API's base address (…/v1), the model it
+# serves, its key, seconds to wait, texts per request, retries on 429/5xx, and how it tells a query
+# from a passage (an input_type field, or text prefixes such as "query: " for e5 models).
+CATALOG_EMBEDDER_PATH = env("CATALOG_EMBEDDER_PATH")
+CATALOG_EMBEDDER_URL = env("CATALOG_EMBEDDER_URL")
+CATALOG_EMBEDDER_MODEL = env("CATALOG_EMBEDDER_MODEL")
+CATALOG_EMBEDDER_API_KEY = env("CATALOG_EMBEDDER_API_KEY")
+CATALOG_EMBEDDER_TIMEOUT = float(env("CATALOG_EMBEDDER_TIMEOUT", "30"))
+CATALOG_EMBEDDER_BATCH = int(env("CATALOG_EMBEDDER_BATCH", "64"))
+CATALOG_EMBEDDER_RETRIES = int(env("CATALOG_EMBEDDER_RETRIES", "3"))
+CATALOG_EMBEDDER_INPUT_TYPE = env_bool("CATALOG_EMBEDDER_INPUT_TYPE", False)
+CATALOG_EMBEDDER_QUERY_PREFIX = env("CATALOG_EMBEDDER_QUERY_PREFIX")
+CATALOG_EMBEDDER_PASSAGE_PREFIX = env("CATALOG_EMBEDDER_PASSAGE_PREFIX")
+# Support cases: the first answer is due within this many working days (Luxembourg calendar), and a
+# customer may reopen a closed case within this many days.
+ADVISOR_FIRST_RESPONSE_DAYS = int(env("ADVISOR_FIRST_RESPONSE_DAYS", "2"))
+ADVISOR_REOPEN_DAYS = int(env("ADVISOR_REOPEN_DAYS", "30"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -252,7 +270,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # one line per embedding request otherwise
+    },
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -6,6 +6,8 @@ from .api import api
 urlpatterns = [
     path("", include("aifactory.core.urls")),
     path("", include("aifactory.accounts.urls")),
+    path("", include("aifactory.catalog.urls")),
+    path("", include("aifactory.advisor.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -103,6 +103,15 @@ def _provider_manager(user, offering) -> bool:
     return _manager(user, _provider_org(offering))
 
 
+def _case_member(user, case) -> bool:
+    return _member(user, getattr(case, "organisation", None))
+
+
+def _case_staff(user, obj=None) -> bool:
+    """The factory's front desk: advisors, and operators and administrators standing in."""
+    return is_staff_in(user, StaffRole.ADVISOR, StaffRole.OPERATOR)
+
+
 def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
     return lambda user, obj=None: any(rule(user, obj) for rule in rules)
 
@@ -134,6 +143,30 @@ RULES: dict[str, Callable[..., bool]] = {
     "offering.edit": _either(_provider_manager, _operator),
     "offering.moderate": _operator,
     "catalog.import": _operator,
+    # Support cases (advisor app). Members of the case's organisation see it with its shared
+    # entries, write messages and may withdraw or reopen it; advisors, operators and
+    # administrators see every case with its internal notes and run it (triage, assignment,
+    # notes, linked offerings, status). The object of "case.create" is the organisation.
+    "case.create": _member,
+    "case.view": _either(_case_member, _case_staff),
+    "case.list_all": _case_staff,
+    "case.view_internal": _case_staff,
+    "case.message": _either(_case_member, _case_staff),
+    "case.withdraw": _either(_case_member, _case_staff),
+    "case.reopen": _either(_case_member, _case_staff),
+    "case.manage": _case_staff,
+    # Readiness assessments (advisor app).
+    # The object is the organisation or one of its assessments. Its members (any role) start,
+    # fill in and complete them; advisors, operators and administrators read every one, to
+    # advise, but do not answer for the organisation.
+    "readiness.fill": lambda user, obj=None: _member(user, getattr(obj, "organisation", obj)),
+    "readiness.view": lambda user, obj=None: (
+        _member(user, getattr(obj, "organisation", obj))
+        or is_staff_in(user, StaffRole.ADVISOR, StaffRole.OPERATOR)
+    ),
+    "readiness.list_all": lambda user, obj=None: is_staff_in(
+        user, StaffRole.ADVISOR, StaffRole.OPERATOR
+    ),
     # Django's admin site: read-only views for administrators; changes go through the services.
     "admin.view": _admin,
 }
