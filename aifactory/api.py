@@ -148,6 +148,9 @@ def on_http_error(request, exc: HttpError):
 
 
 def register_routers() -> None:
+    from aifactory.access.applications_api import router as applications_router
+    from aifactory.access.modes_api import router as modes_router
+    from aifactory.access.projects_api import router as projects_router
     from aifactory.accounts.api import router as accounts_router
     from aifactory.advisor.api import router as cases_router
     from aifactory.advisor.readiness_api import router as readiness_router
@@ -159,6 +162,9 @@ def register_routers() -> None:
     api.add_router("/", core_router)
     api.add_router("/catalog", catalog_router)
     api.add_router("/", match_router)
+    api.add_router("/access", modes_router)
+    api.add_router("/access", applications_router)
+    api.add_router("/projects", projects_router)
     api.add_router("/", cases_router)
     api.add_router("/", readiness_router)
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "aifactory.accounts",
     "aifactory.catalog",
     "aifactory.advisor",
+    "aifactory.access",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,8 @@ CATALOG_EMBEDDER_PASSAGE_PREFIX = env("CATALOG_EMBEDDER_PASSAGE_PREFIX")
 # customer may reopen a closed case within this many days.
 ADVISOR_FIRST_RESPONSE_DAYS = int(env("ADVISOR_FIRST_RESPONSE_DAYS", "2"))
 ADVISOR_REOPEN_DAYS = int(env("ADVISOR_REOPEN_DAYS", "30"))
+# Compute applications: the largest evidence file (PDF) an applicant may attach, in megabytes.
+ACCESS_MAX_UPLOAD_MB = int(env("ACCESS_MAX_UPLOAD_MB", "20"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [

@@ -112,6 +112,23 @@ def _case_staff(user, obj=None) -> bool:
     return is_staff_in(user, StaffRole.ADVISOR, StaffRole.OPERATOR)
 
 
+def _application_editor(user, application) -> bool:
+    """The creator, the principal investigator and managers named on the application, and the
+    managers and owners of its organisation."""
+    if not _authenticated(user) or application is None:
+        return False
+    if application.created_by_id == user.pk or _manager(user, application.organisation):
+        return _member(user, application.organisation)
+    return application.members.filter(user=user, role__in=("pi", "manager")).exists()
+
+
+def _project_role(user, project) -> str | None:
+    """The person's role in the project (pi, manager, member), or None."""
+    if project is None or not _authenticated(user):
+        return None
+    return project.members.filter(user_id=user.pk).values_list("role", flat=True).first()
+
+
 def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
     return lambda user, obj=None: any(rule(user, obj) for rule in rules)
 
@@ -167,6 +184,53 @@ RULES: dict[str, Callable[..., bool]] = {
     "readiness.list_all": lambda user, obj=None: is_staff_in(
         user, StaffRole.ADVISOR, StaffRole.OPERATOR
     ),
+    # Access modes, pools and calls (access app).
+    # Active modes and their open or closed calls are public; operators see draft calls and
+    # inactive modes, and alone edit modes, pools and calls. Pools (capacity) are for the staff.
+    "access_mode.view": lambda user, obj=None: (
+        getattr(obj, "is_active", False) or is_staff_in(user, StaffRole.OPERATOR)
+    ),
+    "access_mode.manage": _operator,
+    "call.view": lambda user, obj=None: (
+        (getattr(obj, "status", "draft") != "draft" and obj.mode.is_active)
+        or is_staff_in(user, StaffRole.OPERATOR)
+    ),
+    "call.manage": _operator,
+    "pool.view": _any_staff,
+    "pool.manage": _operator,
+    # Applications, reviews and decisions (access app).
+    # Applications: members of the applicant organisation see its applications; the creator, the
+    # principal investigator, the application's managers and the organisation's managers edit,
+    # submit and withdraw them; operators and administrators see every one and run eligibility
+    # and revision requests. Reviewers see only applications assigned to them (a later part).
+    # The object of "application.create" is the organisation.
+    "application.create": _member,
+    "application.view": _either(
+        lambda user, app=None: _member(user, getattr(app, "organisation", None)),
+        _application_editor,
+        _operator,
+    ),
+    "application.list_all": _operator,
+    "application.edit": _either(_application_editor, _admin),
+    "application.manage": _operator,
+    # Projects, allocations and change requests (access app).
+    # Members of a project see it; its PI and managers ask for changes; the PI (and operators)
+    # run its members; managers and owners of the project's organisation see its projects;
+    # operators and administrators see every project, open them, decide and import external
+    # allocations.
+    "project.view": lambda user, obj=None: (
+        _project_role(user, obj) is not None
+        or _manager(user, getattr(obj, "organisation", None))
+        or _operator(user)
+    ),
+    "project.list_all": _operator,
+    "project.create": _operator,
+    "project.request_change": lambda user, obj=None: _project_role(user, obj) in ("pi", "manager"),
+    "project.manage_members": lambda user, obj=None: (
+        _project_role(user, obj) == "pi" or _operator(user)
+    ),
+    "project.decide_change": _operator,
+    "allocation.import": _operator,
     # Django's admin site: read-only views for administrators; changes go through the services.
     "admin.view": _admin,
 }

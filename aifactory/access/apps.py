@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "aifactory.access"
+    label = "access"
+    verbose_name = "Compute access"
+
+    def ready(self):
+        from aifactory.core.demo import register
+
+        from .demo import load_demo_access
+
+        register("access", load_demo_access, order=40)

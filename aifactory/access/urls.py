@@ -1,0 +1,7 @@
+from .applications_urls import urlpatterns as application_urlpatterns
+from .modes_urls import urlpatterns as mode_urlpatterns
+from .projects_urls import urlpatterns as project_urlpatterns
+
+app_name = "access"
+
+urlpatterns = mode_urlpatterns + application_urlpatterns + project_urlpatterns
