@@ -6,22 +6,14 @@ pools are for the staff; operators create and edit all three and open and close 
 
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.errors import AuthenticationError
+
+from aifactory.core.api import public
 
 from . import modes_selectors as selectors
 from .modes_schemas import CallIn, CallOut, ModeIn, ModeOut, PoolIn, PoolOut
 from .services import modes as services
 
 router = Router(tags=["access modes and calls"])
-
-
-def public(request: HttpRequest):
-    """Anyone may call; a bearer token, when sent, must be valid and names the person."""
-    from aifactory.api import BearerToken
-
-    if request.headers.get("Authorization") and BearerToken()(request) is None:
-        raise AuthenticationError()
-    return True
 
 
 def _given(payload) -> dict:

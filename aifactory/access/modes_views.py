@@ -7,14 +7,13 @@ the permission rules allow, and the services check again.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from aifactory.core.forms import call_service
-from aifactory.core.permissions import allowed
+from aifactory.core.permissions import allowed, require
 from aifactory.core.taxonomy import OrganisationKind, SizeClass
 
 from . import modes_selectors as selectors
@@ -49,11 +48,6 @@ def mode_card(mode, language: str) -> dict:
     }
 
 
-def _require(user, action: str) -> None:
-    if not allowed(user, action):
-        raise PermissionDenied(action)
-
-
 @require_GET
 def modes_page(request):
     """Public: every active mode side by side, and the calls open now."""
@@ -74,7 +68,7 @@ def modes_page(request):
 @require_GET
 def manage(request):
     """The operators' overview: modes, pools with their usage, and every call."""
-    _require(request.user, "access_mode.manage")
+    require(request.user, "access_mode.manage")
     language = get_language()
     return render(
         request,
@@ -102,7 +96,7 @@ def _form_page(request, form, service, *, title: str, back: str, done: str, **kw
 @login_required
 @require_http_methods(["GET", "POST"])
 def mode_create(request):
-    _require(request.user, "access_mode.manage")
+    require(request.user, "access_mode.manage")
     return _form_page(
         request,
         ModeForm(request.POST or None),
@@ -117,7 +111,7 @@ def mode_create(request):
 @require_http_methods(["GET", "POST"])
 def mode_edit(request, code):
     mode = selectors.mode_get(request.user, code)
-    _require(request.user, "access_mode.manage")
+    require(request.user, "access_mode.manage")
     return _form_page(
         request,
         ModeForm(request.POST or None, mode=mode),
@@ -132,7 +126,7 @@ def mode_edit(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def pool_create(request):
-    _require(request.user, "pool.manage")
+    require(request.user, "pool.manage")
     return _form_page(
         request,
         PoolForm(request.POST or None),
@@ -147,7 +141,7 @@ def pool_create(request):
 @require_http_methods(["GET", "POST"])
 def pool_edit(request, code):
     pool = selectors.pool_get(request.user, code)
-    _require(request.user, "pool.manage")
+    require(request.user, "pool.manage")
     return _form_page(
         request,
         PoolForm(request.POST or None, pool=pool),
@@ -185,7 +179,7 @@ def pool_detail(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def call_create(request):
-    _require(request.user, "call.manage")
+    require(request.user, "call.manage")
     return _form_page(
         request,
         CallForm(request.POST or None),
@@ -200,7 +194,7 @@ def call_create(request):
 @require_http_methods(["GET", "POST"])
 def call_edit(request, code):
     call = selectors.call_get(request.user, code)
-    _require(request.user, "call.manage")
+    require(request.user, "call.manage")
     if call.status == CallStatus.CLOSED:
         messages.error(request, _("A closed call cannot be changed."))
         return redirect("access:manage")
@@ -217,7 +211,7 @@ def call_edit(request, code):
 
 def _transition(request, code, service, done: str):
     call = selectors.call_get(request.user, code)
-    _require(request.user, "call.manage")
+    require(request.user, "call.manage")
     ok, _call = call_service(request, service, actor=request.user, call=call)
     if ok:
         messages.success(request, done % {"code": call.code})

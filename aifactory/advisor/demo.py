@@ -11,9 +11,9 @@ from datetime import timedelta
 from django.db import transaction
 
 from aifactory.accounts.models import Organisation, User
+from aifactory.core.mail import muted
 from aifactory.core.workdays import add_working_days
 
-from . import notifications
 from .models import Case, CaseEntry
 from .services import cases as services
 
@@ -191,7 +191,7 @@ def load_demo_cases() -> str:
         return "demo cases: skipped (the demo advisor is missing)"
     created = existing = skipped = 0
     # Demo people have made-up addresses: nothing is mailed while the demo is loaded.
-    with notifications.muted():
+    with muted():
         for email, org_name, days_ago, subject, need, script in CASES:
             customer = User.objects.filter(email=email, is_demo=True).first()
             organisation = Organisation.objects.filter(legal_name=org_name, is_demo=True).first()

@@ -12,9 +12,6 @@ the reference. Each person gets their own message, in their preferred language, 
 commit so a rolled-back change mails nobody.
 """
 
-import contextlib
-from contextvars import ContextVar
-
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -23,24 +20,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from aifactory.core.mail import mail_send
+from aifactory.core.mail import mail_muted, mail_send
 from aifactory.core.permissions import allowed
 from aifactory.core.roles import StaffRole
 
 from .models import Case, CaseEntry, CaseStatus, CloseReason, EntryKind
-
-_muted: ContextVar[bool] = ContextVar("case_mails_muted", default=False)
-
-
-@contextlib.contextmanager
-def muted():
-    """No case e-mails for what happens inside (the demo data, whose addresses are made up)."""
-    token = _muted.set(True)
-    try:
-        yield
-    finally:
-        _muted.reset(token)
-
 
 # --- timeline sentences ------------------------------------------------------------------------
 
@@ -191,7 +175,7 @@ def case_changed(*, case: Case, actor, event: str, entry=None, offering=None, pr
     """Mail a shared change to both sides, once the transaction commits."""
     if entry is not None and entry.visibility != "shared":  # never, whatever the caller says
         return
-    if _muted.get():
+    if mail_muted():  # checked now: the mails go out later, on commit
         return
     actor_pk = getattr(actor, "pk", None)
     sides = [(p, True) for p in _customers(case)] + [(p, False) for p in _factory(case)]

@@ -19,7 +19,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
 from aifactory.accounts.models import Organisation
-from aifactory.catalog.api import public
+from aifactory.core.api import public
 from aifactory.core.errors import NotFound
 
 from . import readiness

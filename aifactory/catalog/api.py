@@ -6,8 +6,9 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.errors import AuthenticationError
 from ninja.pagination import LimitOffsetPagination, paginate
+
+from aifactory.core.api import public
 
 from . import selectors, services
 from .formats import ImportRejected
@@ -17,18 +18,6 @@ from .schemas import ImportOut, MatchIn, MatchOut, OfferingIn, OfferingOut, Offe
 router = Router(tags=["catalog"])
 match_router = Router(tags=["matchmaking"])
 SCHEMA_FILE = Path(__file__).with_name("offerings.schema.json")
-
-
-def public(request: HttpRequest):
-    """Anyone may call; a bearer token, when sent, must be valid and names the person.
-
-    The portal's session user is on ``request.user`` already, through Django's middleware.
-    """
-    from aifactory.api import BearerToken
-
-    if request.headers.get("Authorization") and BearerToken()(request) is None:
-        raise AuthenticationError()
-    return True
 
 
 class OfferingFilters(Schema):

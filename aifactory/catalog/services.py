@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from aifactory.accounts.models import Organisation
 from aifactory.core.errors import InvalidTransition
-from aifactory.core.permissions import allowed, require
+from aifactory.core.permissions import allowed, require, require_actor
 from aifactory.core.services import audit_record, diff_fields
 
 from .embeddings import get_embedder, passage_text, to_bytes
@@ -269,8 +269,7 @@ def catalog_import(*, actor, records: Any, is_demo: bool = False) -> ImportResul
     Fields outside the format (AI Act note, eligible countries, provider organisation) of an
     existing offering are kept.
     """
-    if actor is not None:
-        require(actor, "catalog.import")
+    require_actor(actor, "catalog.import")
     cleaned_records = records_clean(records)
     result = ImportResult()
     now = timezone.now()

@@ -10,6 +10,18 @@ from . import selectors
 router = Router(tags=["audit"])
 
 
+def public(request: HttpRequest):
+    """API auth for endpoints anyone may call: a bearer token, when sent, must be valid and
+    names the person; the portal's session user is on ``request.user`` already."""
+    from ninja.errors import AuthenticationError
+
+    from aifactory.api import BearerToken
+
+    if request.headers.get("Authorization") and BearerToken()(request) is None:
+        raise AuthenticationError()
+    return True
+
+
 class AuditEventOut(Schema):
     id: int
     created_at: datetime

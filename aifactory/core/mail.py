@@ -19,6 +19,11 @@ def muted():
         _muted.reset(token)
 
 
+def mail_muted() -> bool:
+    """Whether mail is muted here; callers that prepare messages may skip the work."""
+    return _muted.get()
+
+
 def mail_send(*, subject: str, body: str, to: list[str]) -> bool:
     """Send one message; a mail server that fails is logged, not turned into a lost request.
 

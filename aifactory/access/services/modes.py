@@ -31,7 +31,7 @@ from django_countries import countries
 
 from aifactory.core.errors import InvalidTransition
 from aifactory.core.language import TEXT_LANGUAGES
-from aifactory.core.permissions import require
+from aifactory.core.permissions import require_actor
 from aifactory.core.services import audit_record, diff_fields
 from aifactory.core.taxonomy import OrganisationKind, SizeClass
 
@@ -349,11 +349,6 @@ def _clean(data: dict[str, Any], cleaners: dict, required: tuple[str, ...] = ())
     return cleaned
 
 
-def _require(actor, action: str, obj=None) -> None:
-    if actor is not None:
-        require(actor, action, obj)
-
-
 def _save(obj, *, actor, action: str, changes: dict, field: str = "code") -> None:
     try:
         with transaction.atomic():
@@ -372,7 +367,7 @@ def _check_period(start: date, end: date) -> None:
 
 
 def pool_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> CapacityPool:
-    _require(actor, "pool.manage")
+    require_actor(actor, "pool.manage")
     cleaned = _clean(data, POOL_FIELDS, POOL_REQUIRED)
     _check_period(cleaned["period_start"], cleaned["period_end"])
     pool = CapacityPool(**cleaned, is_demo=is_demo)
@@ -381,7 +376,7 @@ def pool_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> Capaci
 
 
 def pool_update(*, actor, pool: CapacityPool, data: dict[str, Any]) -> CapacityPool:
-    _require(actor, "pool.manage", pool)
+    require_actor(actor, "pool.manage", pool)
     cleaned = _clean(data, POOL_FIELDS)
     with transaction.atomic():
         pool = CapacityPool.objects.select_for_update().get(pk=pool.pk)
@@ -435,7 +430,7 @@ def _check_mode(values: dict[str, Any]) -> None:
 
 
 def mode_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> AccessMode:
-    _require(actor, "access_mode.manage")
+    require_actor(actor, "access_mode.manage")
     cleaned = _clean(data, MODE_FIELDS, MODE_REQUIRED)
     _check_mode(cleaned)
     mode = AccessMode(**cleaned, is_demo=is_demo)
@@ -444,7 +439,7 @@ def mode_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> Access
 
 
 def mode_update(*, actor, mode: AccessMode, data: dict[str, Any]) -> AccessMode:
-    _require(actor, "access_mode.manage", mode)
+    require_actor(actor, "access_mode.manage", mode)
     cleaned = _clean(data, MODE_FIELDS)
     with transaction.atomic():
         mode = AccessMode.objects.select_for_update().get(pk=mode.pk)
@@ -558,7 +553,7 @@ def _check_call(values: dict[str, Any]) -> None:
 
 def call_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> Call:
     """A new call, in draft until it is opened."""
-    _require(actor, "call.manage")
+    require_actor(actor, "call.manage")
     cleaned = _clean(data, CALL_FIELDS, CALL_REQUIRED)
     _check_call(cleaned)
     call = Call(**cleaned, status=CallStatus.DRAFT, is_demo=is_demo)
@@ -568,7 +563,7 @@ def call_create(*, actor, data: dict[str, Any], is_demo: bool = False) -> Call:
 
 def call_update(*, actor, call: Call, data: dict[str, Any]) -> Call:
     """Edit a call, including its cut-off dates. A closed call is history and stays as it was."""
-    _require(actor, "call.manage", call)
+    require_actor(actor, "call.manage", call)
     cleaned = _clean(data, CALL_FIELDS)
     with transaction.atomic():
         call = Call.objects.select_for_update().select_related("mode").get(pk=call.pk)
@@ -591,7 +586,7 @@ def call_update(*, actor, call: Call, data: dict[str, Any]) -> Call:
 
 
 def _transition(actor, call: Call, action: str, source: str, target: str, message: str) -> Call:
-    _require(actor, "call.manage", call)
+    require_actor(actor, "call.manage", call)
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call.pk)
         if call.status != source:

@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 
 from aifactory.accounts.models import Organisation
 from aifactory.core.errors import InvalidTransition, ServiceError
+from aifactory.core.permissions import require_actor
 from aifactory.core.services import audit_record
 
 from ..models import (
@@ -70,7 +71,6 @@ from .projects_common import (
     _mail_pi,
     _person_by_email,
     _project_code,
-    _require,
     _resources,
     _store,
     _text,
@@ -132,7 +132,7 @@ def project_create(
     application=None,
 ) -> Project:
     """Open a project with its members and first allocation (operators only)."""
-    _require(actor, "project.create")
+    require_actor(actor, "project.create")
     title = _text("title", title, TITLE_MAX)
     cleaned_members = _clean_members(members)
     cleaned = _clean_allocation(allocation)
@@ -182,7 +182,7 @@ def _locked_project(project: Project) -> Project:
 
 def project_member_add(*, actor, project: Project, user, role: str) -> ProjectMember:
     """Add a person to the project. A second PI is refused: the PI role moves with set_role."""
-    _require(actor, "project.manage_members", project)
+    require_actor(actor, "project.manage_members", project)
     role = _role("role", role)
     if role == MemberRole.PI:
         raise ValidationError({"role": _("A project has exactly one principal investigator.")})
@@ -204,7 +204,7 @@ def project_member_set_role(*, actor, member: ProjectMember, role: str) -> Proje
     """Change a member's role. Making someone PI hands the role over: the former PI becomes a
     manager, so there is always exactly one."""
     project = member.project
-    _require(actor, "project.manage_members", project)
+    require_actor(actor, "project.manage_members", project)
     role = _role("role", role)
     with transaction.atomic():
         _locked_project(project)
@@ -232,7 +232,7 @@ def project_member_set_role(*, actor, member: ProjectMember, role: str) -> Proje
 def project_member_remove(*, actor, member: ProjectMember) -> None:
     """Remove a member; the PI stays (hand the role over first)."""
     project = member.project
-    _require(actor, "project.manage_members", project)
+    require_actor(actor, "project.manage_members", project)
     with transaction.atomic():
         _locked_project(project)
         member.refresh_from_db()
@@ -299,7 +299,7 @@ def change_request_create(
     *, actor, project: Project, kind: str, details: dict, reason: str, allocation=None
 ) -> ChangeRequest:
     """The PI or a manager asks for more resources, an extension or new members."""
-    _require(actor, "project.request_change", project)
+    require_actor(actor, "project.request_change", project)
     if kind not in ChangeKind.values:
         raise ValidationError({"kind": _("Unknown value “%(value)s”.") % {"value": kind}})
     reason = _text("reason", reason, REASON_MAX)
@@ -396,7 +396,7 @@ def change_request_approve(
 ) -> ChangeRequest:
     """Approve and apply: resources added, end moved (tranches recomputed for the months to
     come), or members added. ``today`` is for tests and back-dated decisions."""
-    _require(actor, "project.decide_change", change_request.project)
+    require_actor(actor, "project.decide_change", change_request.project)
     today = today or timezone.localdate()
     note = (note or "").strip()[:REASON_MAX]
     with transaction.atomic():
@@ -419,7 +419,7 @@ def change_request_approve(
 
 
 def change_request_refuse(*, actor, change_request: ChangeRequest, reason: str) -> ChangeRequest:
-    _require(actor, "project.decide_change", change_request.project)
+    require_actor(actor, "project.decide_change", change_request.project)
     reason = _text("reason", reason, REASON_MAX)
     with transaction.atomic():
         change = _locked_change(change_request)

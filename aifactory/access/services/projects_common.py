@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 
 from aifactory.core.errors import ServiceError
 from aifactory.core.mail import mail_send
-from aifactory.core.permissions import require
 
 from ..models import Allocation, CapacityPool, MemberRole, Project, Resource, TranchePolicy
 from .projects_tranches import _number, _store, _write_tranches, tranche_split
@@ -26,13 +25,6 @@ SUFFIX_LEN = 4
 TITLE_MAX = 200
 REASON_MAX = 5000
 CODE_ATTEMPTS = 50
-
-
-def _require(actor, action: str, obj=None) -> None:
-    """``actor=None`` is the system (the `aifactory access` command run on the server, the demo
-    loader); every other caller is checked against core.permissions."""
-    if actor is not None:
-        require(actor, action, obj)
 
 
 def _resources(field: str, value: Any, *, required: bool = True) -> dict[str, int | float]:

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from aifactory.accounts.models import Organisation
+from aifactory.core.permissions import require_actor
 from aifactory.core.services import audit_record
 
 from ..models import MemberRole, Project, ProjectMember
@@ -23,7 +24,6 @@ from .projects_common import (
     _mail_allocation,
     _person_by_email,
     _project_code,
-    _require,
     _resources,
     _text,
 )
@@ -137,7 +137,7 @@ def external_allocation_import(*, actor, data: Any) -> tuple[Project, bool]:
     All or nothing: every error is reported at once, by field. On update the title, members
     (the PI and those listed are added or given the stated role; nobody is removed) and the
     allocation's resources, dates and tranches follow the source. Returns (project, created)."""
-    _require(actor, "allocation.import")
+    require_actor(actor, "allocation.import")
     clean = _clean_external(data)
     with transaction.atomic():
         project = (

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from aifactory.core.errors import InvalidTransition, NotAllowed, ServiceError
 from aifactory.core.mail import mail_send
 from aifactory.core.models import AuditEvent
-from aifactory.core.permissions import require
+from aifactory.core.permissions import require, require_actor
 from aifactory.core.roles import StaffRole
 from aifactory.core.services import audit_record, diff_fields
 
@@ -203,13 +203,6 @@ def user_verify_email(*, token: str) -> User:
     return user
 
 
-def _check_system_or(actor, action: str) -> None:
-    """``actor=None`` is the system: the command line, run with server access. Web views and the
-    API always pass the signed-in person, so they never get past this check without the rule."""
-    if actor is not None:
-        require(actor, action)
-
-
 def _refuse_losing_last_administrator(user: User) -> None:
     """Someone must be left who can give staff roles and reach the admin site."""
     others = (
@@ -239,7 +232,7 @@ def _is_administrator(user: User) -> bool:
 def user_set_staff_role(*, actor, user: User, staff_role: str) -> User:
     """Give or take a staff role. ``actor=None`` is the system (the `aifactory users set-role`
     command); any other actor must be allowed "staff.assign_role"."""
-    _check_system_or(actor, "staff.assign_role")
+    require_actor(actor, "staff.assign_role")
     if staff_role not in StaffRole.values:
         raise ValidationError({"role": _("Unknown staff role “%(role)s”.") % {"role": staff_role}})
     with transaction.atomic():
@@ -265,7 +258,7 @@ def user_deactivate(*, actor, user: User) -> User:
     """Stop someone from signing in; their sessions and API tokens stop working at once (both
     check ``is_active``). Nothing is deleted, so it can be undone. ``actor=None`` is the system
     (the `aifactory users deactivate` command); any other actor must be allowed "user.deactivate"."""
-    _check_system_or(actor, "user.deactivate")
+    require_actor(actor, "user.deactivate")
     if actor is not None and actor.pk == user.pk:
         raise NotAllowed(_("You cannot deactivate your own account."))
     with transaction.atomic():
@@ -287,7 +280,7 @@ def user_deactivate(*, actor, user: User) -> User:
 def user_reactivate(*, actor, user: User) -> User:
     """Let a deactivated person sign in again. ``actor=None`` is the system (the `aifactory users
     reactivate` command); any other actor must be allowed "user.deactivate"."""
-    _check_system_or(actor, "user.deactivate")
+    require_actor(actor, "user.deactivate")
     with transaction.atomic():
         _lock_and_refresh(user)
         if user.is_active:
