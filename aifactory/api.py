@@ -151,11 +151,13 @@ def register_routers() -> None:
     from aifactory.access.applications_api import router as applications_router
     from aifactory.access.modes_api import router as modes_router
     from aifactory.access.projects_api import router as projects_router
+    from aifactory.access.reviews_api import router as reviews_router
     from aifactory.accounts.api import router as accounts_router
     from aifactory.advisor.api import router as cases_router
     from aifactory.advisor.readiness_api import router as readiness_router
     from aifactory.catalog.api import match_router
     from aifactory.catalog.api import router as catalog_router
+    from aifactory.compute.api import router as compute_router
     from aifactory.core.api import router as core_router
 
     api.add_router("/", accounts_router)
@@ -164,9 +166,11 @@ def register_routers() -> None:
     api.add_router("/", match_router)
     api.add_router("/access", modes_router)
     api.add_router("/access", applications_router)
+    api.add_router("/access", reviews_router)
     api.add_router("/projects", projects_router)
     api.add_router("/", cases_router)
     api.add_router("/", readiness_router)
+    api.add_router("/", compute_router)
 
 
 register_routers()

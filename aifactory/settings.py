@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "aifactory.catalog",
     "aifactory.advisor",
     "aifactory.access",
+    "aifactory.compute",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,13 @@ ADVISOR_FIRST_RESPONSE_DAYS = int(env("ADVISOR_FIRST_RESPONSE_DAYS", "2"))
 ADVISOR_REOPEN_DAYS = int(env("ADVISOR_REOPEN_DAYS", "30"))
 # Compute applications: the largest evidence file (PDF) an applicant may attach, in megabytes.
 ACCESS_MAX_UPLOAD_MB = int(env("ACCESS_MAX_UPLOAD_MB", "20"))
+# Peer review: how many submitted reviews an acceptance needs (where the mode asks for peer review).
+ACCESS_MIN_PEER_REVIEWS = int(env("ACCESS_MIN_PEER_REVIEWS", "2"))
+# Where an accepted application's allocation runs unless the operator names another cluster.
+ACCESS_DEFAULT_CLUSTER = env("ACCESS_DEFAULT_CLUSTER", "local")
+ACCESS_DEFAULT_PARTITION = env("ACCESS_DEFAULT_PARTITION", "")
+# The local compute backend's folders: per cluster, the jobs' working folders, control files and logs.
+COMPUTE_DIR = Path(env("AIFACTORY_COMPUTE_DIR", str(DATA_DIR / "compute"))).resolve()
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -223,6 +231,10 @@ TASKS = {
         "BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# Periodic tasks (core.periodic, run by `aifactory worker`): a `ping` through the queue every N
+# seconds (0: off), and the compute status sync of the clusters that are due.
+WORKER_PING_SECONDS = float(env("WORKER_PING_SECONDS", "0"))
+COMPUTE_SYNC_SECONDS = float(env("COMPUTE_SYNC_SECONDS", "15"))
 
 # OpenID Connect login (Keycloak, MyAccessID...): off unless OIDC_ENABLED is set. See .env.example.
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)

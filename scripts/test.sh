@@ -7,6 +7,18 @@ which="${1:-both}"
 
 scripts/test-deps.sh
 
+# The real single-node Slurm of the compute tests (scripts/slurm/README.md): up.sh installs Debian's
+# packages and starts it, as root; re-running it when it is up takes a second or two. Elsewhere the
+# Slurm tests skip with the reason (and fail under CI=true). AIFACTORY_TEST_SLURM=0 leaves it alone.
+if [[ "${AIFACTORY_TEST_SLURM:-1}" == 0 ]]; then
+  echo "!!! AIFACTORY_TEST_SLURM=0: the Slurm test cluster is not started here; unless it runs already, its tests are SKIPPED"
+elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "=== the Slurm test cluster (scripts/slurm/up.sh) ==="
+  scripts/slurm/up.sh || echo "!!! scripts/slurm/up.sh failed: the Slurm tests will be SKIPPED (they FAIL under CI)"
+else
+  echo "!!! the Slurm test cluster needs root and apt-get (Debian 12): the Slurm tests will be SKIPPED"
+fi
+
 # Optional extras to test as well, comma-separated (.ci/run sets AIFACTORY_TEST_EXTRAS=sentence-transformers):
 # installed into .venv once per change of pyproject.toml. torch comes first and as a CPU build (the default
 # one is several GB of CUDA): pip takes torch==2.13.0 from our machines' disk; elsewhere set

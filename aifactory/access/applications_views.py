@@ -27,6 +27,8 @@ from .applications_forms import (
     RevisionForm,
 )
 from .models import Application, Call, CallStatus, Resource
+from .reviews_forms import AssignForm, TechnicalForm, shown_reviews
+from .reviews_selectors import review_panels
 from .services import applications as services
 from .services.modes import mode_eligibility
 
@@ -150,6 +152,10 @@ def _context(request, application: Application, **forms):
         "can_manage": allowed(user, "application.manage", application),
         "max_upload_mb": settings.ACCESS_MAX_UPLOAD_MB,
         "problems": (services.submission_problems(application) if editable else {}),
+        **review_panels(user, application),
+        "reviews_shown": shown_reviews(user, application),
+        "technical_form": forms.get("technical_form") or TechnicalForm(),
+        "assign_form": forms.get("assign_form") or AssignForm(),
     }
 
 
@@ -355,4 +361,9 @@ def application_queue(request):
         apps = [a for a in apps if a.status in selectors.CLOCK_OPEN]
     rows = _rows(apps)
     rows.sort(key=lambda r: (r["clock"].due_at is None, r["clock"].remaining_days))
-    return render(request, "access/applications_queue.html", {"form": form, "rows": rows})
+    ranking_calls = Call.objects.filter(mode__has_cutoffs=True).order_by("code")
+    return render(
+        request,
+        "access/applications_queue.html",
+        {"form": form, "rows": rows, "ranking_calls": ranking_calls},
+    )

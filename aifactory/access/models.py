@@ -275,6 +275,9 @@ class ReviewStatus(models.TextChoices):
     ASSIGNED = "assigned", pgettext_lazy("review", "assigned")
     CONFLICT = "conflict", pgettext_lazy("review", "declined: conflict of interest")
     SUBMITTED = "submitted", pgettext_lazy("review", "submitted")
+    # Set by the hub: the application was withdrawn or decided before this review was written,
+    # or it was resubmitted after a revision, which starts a new round of reviews.
+    CLOSED = "closed", pgettext_lazy("review", "closed: no longer needed")
 
 
 class Review(BaseModel):

@@ -12,3 +12,11 @@ class CoreConfig(AppConfig):
         from .checks import mail_is_delivered
 
         checks.register(mail_is_delivered)
+
+        from django.conf import settings
+
+        from . import periodic
+        from .tasks import ping
+
+        if settings.WORKER_PING_SECONDS:  # a round trip through the queue now and then (off: 0)
+            periodic.register("core.ping", settings.WORKER_PING_SECONDS, ping)

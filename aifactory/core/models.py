@@ -57,3 +57,15 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class PeriodicRun(models.Model):
+    """When a periodic task was last put on the queue; `core.periodic.tick` moves it forward with
+    a conditional update, so several workers together enqueue it once per interval."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    last_enqueued_at = models.DateTimeField()
+    last_result_id = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -122,6 +122,19 @@ def _application_editor(user, application) -> bool:
     return application.members.filter(user=user, role__in=("pi", "manager")).exists()
 
 
+def _assigned_reviewer(user, application) -> bool:
+    """A peer reviewer assigned to the application who has not declared a conflict, and whose
+    review was not closed (the application was withdrawn, decided before they wrote it, or
+    resubmitted after a revision)."""
+    if not _authenticated(user) or application is None:
+        return False
+    return (
+        application.reviews.filter(reviewer_id=user.pk, kind="peer")
+        .exclude(status__in=("conflict", "closed"))
+        .exists()
+    )
+
+
 def _project_role(user, project) -> str | None:
     """The person's role in the project (pi, manager, member), or None."""
     if project is None or not _authenticated(user):
@@ -202,17 +215,31 @@ RULES: dict[str, Callable[..., bool]] = {
     # Applications: members of the applicant organisation see its applications; the creator, the
     # principal investigator, the application's managers and the organisation's managers edit,
     # submit and withdraw them; operators and administrators see every one and run eligibility
-    # and revision requests. Reviewers see only applications assigned to them (a later part).
-    # The object of "application.create" is the organisation.
+    # and revision requests. Peer reviewers see the applications assigned to them (until they
+    # declare a conflict of interest or their review is closed). The object of
+    # "application.create" is the organisation.
     "application.create": _member,
     "application.view": _either(
         lambda user, app=None: _member(user, getattr(app, "organisation", None)),
         _application_editor,
+        _assigned_reviewer,
         _operator,
     ),
     "application.list_all": _operator,
     "application.edit": _either(_application_editor, _admin),
     "application.manage": _operator,
+    # Reviews and decisions: operators write the technical assessment, assign peer reviewers, rank
+    # a cut-off's applications and decide. Only people with the reviewer role can be assigned, and
+    # only the assigned reviewer declares conflicts and scores their review (object: the Review).
+    "review.assess": _operator,
+    "review.assign": _operator,
+    "review.be_assigned": lambda user, obj=None: is_staff_in(user, StaffRole.REVIEWER),
+    "review.list_mine": lambda user, obj=None: is_staff_in(user, StaffRole.REVIEWER),
+    "review.write": lambda user, review=None: (
+        _authenticated(user) and review is not None and review.reviewer_id == user.pk
+    ),
+    "application.rank": _operator,
+    "application.decide": _operator,
     # Projects, allocations and change requests (access app).
     # Members of a project see it; its PI and managers ask for changes; the PI (and operators)
     # run its members; managers and owners of the project's organisation see its projects;
@@ -231,6 +258,27 @@ RULES: dict[str, Callable[..., bool]] = {
     ),
     "project.decide_change": _operator,
     "allocation.import": _operator,
+    # Compute (compute app). Any signed-in person sees the clusters and their partitions (to pick
+    # one); operators configure them and map people to cluster usernames. Members of a project with
+    # a live allocation submit jobs to it (the object is the project; the allocation is checked by
+    # the service); a project's members see its jobs, their logs and usage; the job's owner, the
+    # project's PI and managers and operators cancel a job.
+    "cluster.view": _authenticated,
+    "cluster.manage": _operator,
+    "job.submit": lambda user, project=None: _project_role(user, project) is not None,
+    "job.view": lambda user, job=None: (
+        (job is not None and _project_role(user, job.project) is not None) or _operator(user)
+    ),
+    "job.cancel": lambda user, job=None: (
+        job is not None
+        and (
+            job.user_id == getattr(user, "pk", None)
+            or _project_role(user, job.project) in ("pi", "manager")
+            or _operator(user)
+        )
+        and _authenticated(user)
+    ),
+    "job.list_all": _operator,
     # Django's admin site: read-only views for administrators; changes go through the services.
     "admin.view": _admin,
 }

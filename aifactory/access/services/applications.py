@@ -13,7 +13,10 @@ Submission runs the automatic eligibility check straight away, so an application
 overrides it with a recorded reason. Every move writes an ApplicationEvent (the service-time
 clock is computed from them), an audit record and an e-mail to the applicant and the principal
 investigator, in their language, after the commit. A move the table does not allow raises
-InvalidTransition (HTTP 409). Reviews and decisions beyond eligibility belong to other services.
+InvalidTransition (HTTP 409). Reviews and decisions beyond eligibility belong to other services,
+but the moves close the reviews they make pointless (``_close_reviews``): a withdrawal or a
+decision closes the reviews still assigned; a resubmission after a revision closes every assigned
+or submitted one, so the new version gets a new round (a declared conflict stays on record).
 """
 
 import hashlib
@@ -52,6 +55,8 @@ from ..models import (
     MemberRole,
     Outcome,
     Resource,
+    Review,
+    ReviewStatus,
 )
 from .modes import mode_eligibility, request_problems
 
@@ -73,6 +78,7 @@ __all__ = [
     "application_request_revision",
     "application_withdraw",
     "call_is_open",
+    "first_review_status",
     "submission_problems",
 ]
 
@@ -82,7 +88,13 @@ REFERENCE_ATTEMPTS = 50
 TRANSITIONS: dict[str, set[str]] = {
     S.DRAFT: {S.SUBMITTED, S.WITHDRAWN},
     S.SUBMITTED: {S.ELIGIBILITY_CHECK, S.WITHDRAWN},
-    S.ELIGIBILITY_CHECK: {S.TECHNICAL_REVIEW, S.DECIDED, S.REVISION_REQUESTED, S.WITHDRAWN},
+    S.ELIGIBILITY_CHECK: {
+        S.TECHNICAL_REVIEW,
+        S.PEER_REVIEW,  # a mode with peer review only
+        S.DECIDED,
+        S.REVISION_REQUESTED,
+        S.WITHDRAWN,
+    },
     S.TECHNICAL_REVIEW: {S.PEER_REVIEW, S.DECIDED, S.REVISION_REQUESTED, S.WITHDRAWN},
     S.PEER_REVIEW: {S.DECIDED, S.REVISION_REQUESTED, S.WITHDRAWN},
     S.REVISION_REQUESTED: {S.SUBMITTED, S.WITHDRAWN},
@@ -333,7 +345,7 @@ def application_create(*, actor, call: Call, organisation, data: dict | None = N
 
 def _locked(application: Application) -> Application:
     return (
-        Application.objects.select_for_update()
+        Application.objects.select_for_update(of=("self",))
         .select_related("call__mode", "organisation")
         .get(pk=application.pk)
     )
@@ -399,7 +411,13 @@ def application_member_add(
         errors["role"] = [_("Unknown value “%(value)s”.") % {"value": role}]
     if errors:
         raise ValidationError(errors)
-    user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+    # Linked only to an account whose address is confirmed (anyone can sign up with another's
+    # address); the decision links the others later, once they have confirmed it.
+    user = (
+        get_user_model()
+        .objects.filter(email__iexact=email, is_active=True, email_verified=True)
+        .first()
+    )
     with transaction.atomic():
         application = _locked(application)
         _editable(application)
@@ -545,6 +563,10 @@ def _notify(application: Application, status: str, note: str) -> None:
                 else:
                     lines.append(_("The automatic check found these problems:"))
                     lines += [f"- {r}" for r in application.eligibility.get("reasons", [])]
+            if status == S.DECIDED and application.outcome:
+                lines.append(
+                    _("Outcome: %(outcome)s") % {"outcome": application.get_outcome_display()}
+                )
             if note:
                 lines += ["", note]
             lines += ["", link]
@@ -558,9 +580,28 @@ def _notify(application: Application, status: str, note: str) -> None:
         transaction.on_commit(send)
 
 
+def _close_reviews(application: Application, actor, source: str, target: str) -> None:
+    """Close the reviews a move makes pointless: those still assigned when the application is
+    withdrawn or decided; after a revision, every assigned or submitted one (technical and peer),
+    so that the decision and the score count the current version only."""
+    if target in (S.WITHDRAWN, S.DECIDED):
+        statuses = [ReviewStatus.ASSIGNED]
+    elif source == S.REVISION_REQUESTED and target == S.SUBMITTED:
+        statuses = [ReviewStatus.ASSIGNED, ReviewStatus.SUBMITTED]
+    else:
+        return
+    reviews = Review.objects.filter(application=application, status__in=statuses)
+    closed = {str(pk): status for pk, status in reviews.values_list("pk", "status")}
+    if not closed:
+        return
+    reviews.update(status=ReviewStatus.CLOSED, updated_at=timezone.now())
+    audit_record(actor=actor, action="review.close", obj=application, changes={"reviews": closed})
+
+
 def _move(application: Application, actor, target: str, *, note: str = "", **changes) -> None:
     """The one way to change the status: checked against TRANSITIONS, then an event, an audit
-    record and the e-mails. Called inside the service's transaction, on a locked row."""
+    record and the e-mails, and the reviews it makes pointless closed. Called inside the
+    service's transaction, on a locked row."""
     source = application.status
     if target not in TRANSITIONS[source]:
         raise InvalidTransition(
@@ -585,6 +626,7 @@ def _move(application: Application, actor, target: str, *, note: str = "", **cha
         obj=application,
         changes={"status": [source, target], **({"note": note} if note else {}), **changes},
     )
+    _close_reviews(application, actor, source, target)
     _notify(application, target, note)
 
 
@@ -713,12 +755,24 @@ def application_eligibility_check(*, actor, application: Application) -> Applica
     return application
 
 
+def first_review_status(mode) -> str:
+    """Where an eligible application goes: the mode's first review, or "" when the mode has none
+    (Playground: the operator decides straight after the eligibility check)."""
+    reviews = mode.reviews or []
+    if "technical" in reviews:
+        return S.TECHNICAL_REVIEW
+    if "peer" in reviews:
+        return S.PEER_REVIEW
+    return ""
+
+
 def application_eligibility_decide(
     *, actor, application: Application, eligible: bool, reason: str = ""
 ) -> Application:
     """An operator confirms the automatic result or overrides it; an override needs a reason,
-    and so does a rejection. Eligible goes to technical review; not eligible is decided as
-    rejected, with the reason."""
+    and so does a rejection. Not eligible is decided as rejected, with the reason. Eligible goes
+    on to the mode's first review; in a mode without reviews it stays in the eligibility check,
+    confirmed, until the decision."""
     require(actor, "application.manage", application)
     if not isinstance(eligible, bool):
         raise ValidationError({"eligible": _("Answer yes or no.")})
@@ -727,6 +781,9 @@ def application_eligibility_decide(
         raise ValidationError({"reason": _("At most %(limit)d characters.") % {"limit": 3000}})
     with transaction.atomic():
         application = _locked(application)
+        if application.status == S.ELIGIBILITY_CHECK and application.eligibility.get("decision"):
+            # A mode without reviews: confirmed, the application waits for the decision.
+            raise InvalidTransition(_("The eligibility is confirmed already."))
         if application.status != S.ELIGIBILITY_CHECK:
             raise InvalidTransition(
                 _("An application that is %(status)s has no eligibility to decide.")
@@ -754,7 +811,18 @@ def application_eligibility_decide(
             },
         }
         if eligible:
-            _move(application, actor, S.TECHNICAL_REVIEW, note=reason, override=override)
+            first = first_review_status(application.call.mode)
+            if first:
+                _move(application, actor, first, note=reason, override=override)
+            else:
+                # No review in this mode: the application waits here for the decision.
+                application.save(update_fields=["eligibility", "updated_at"])
+                audit_record(
+                    actor=actor,
+                    action="application.eligibility_confirm",
+                    obj=application,
+                    changes={"override": override, **({"note": reason} if reason else {})},
+                )
         else:
             application.outcome = Outcome.REJECTED
             application.decided_at = now

@@ -13,6 +13,10 @@ Pure functions the other parts of the access app use (they read, never write):
   and its allowed durations (field ``duration_months``); empty when the request fits.
 - ``pool_usage(pool) -> {resource: {"capacity", "committed", "left"}}``: what the ACTIVE
   allocations drawing on the pool commit, computed each time so it cannot drift.
+- ``pool_reserve(pool, resources, field) -> pool``: the one capacity check before resources are
+  committed to a pool (a decision, a project opened on a pool, more resources approved); it
+  locks the pool row until the caller's transaction ends, so two of them cannot both take what
+  is left.
 
 ``actor=None`` means the system (the demo loader); every other caller is checked against
 core.permissions.
@@ -57,6 +61,7 @@ __all__ = [
     "mode_eligibility",
     "mode_update",
     "pool_create",
+    "pool_reserve",
     "pool_update",
     "pool_usage",
     "request_problems",
@@ -409,6 +414,30 @@ def pool_usage(pool: CapacityPool) -> dict[str, dict[str, int | float]]:
             "left": _plain(capacity - used),
         }
     return usage
+
+
+def pool_reserve(pool: CapacityPool, resources: dict, *, field: str = "granted") -> CapacityPool:
+    """Check that the resources fit in what the pool has left, with the pool row locked until the
+    caller's transaction ends (call it inside the transaction that writes the allocation; the
+    next caller waits and then counts it). Only the resources of the pool's capacity are limited
+    (storage is often not); a ValidationError names ``<field>.<resource>``. Returns the locked
+    pool."""
+    pool = CapacityPool.objects.select_for_update().get(pk=pool.pk)
+    usage = pool_usage(pool)
+    labels = dict(Resource.choices)
+    errors = {}
+    for key, amount in resources.items():
+        if key not in pool.capacity or key not in usage:
+            continue
+        left = usage[key]["left"]
+        if Decimal(str(amount)) > Decimal(str(left)):
+            errors[f"{field}.{key}"] = [
+                _("%(resource)s: only %(left)s left in the pool %(pool)s.")
+                % {"resource": labels.get(key, key), "left": left, "pool": pool.name}
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return pool
 
 
 def _plain(number: Decimal) -> int | float:

@@ -25,7 +25,10 @@ transaction::
 Exactly one member must have the PI role. ``actor=None`` means the system (no permission check). It returns the Project; the project code (a slug of the
 title with a short random suffix) and the Slurm account name (lower case, ``[a-z0-9_]``, at most
 30 characters, unique) are derived here. Bad input raises ValidationError naming the field;
-nothing is written. The PI is mailed after the commit.
+nothing is written. The PI is mailed after the commit. An allocation on a pool must fit in what
+the pool has left (``modes.pool_reserve``, with the pool row locked; the error names
+``allocation.resources.<resource>``); so must the resources a change request adds
+(``details.resources.<resource>``).
 
 Tranches
 --------
@@ -53,6 +56,7 @@ from aifactory.core.services import audit_record
 
 from ..models import (
     Allocation,
+    AllocationStatus,
     ChangeKind,
     ChangeRequest,
     ChangeStatus,
@@ -60,6 +64,7 @@ from ..models import (
     Project,
     ProjectMember,
 )
+from .modes import pool_reserve
 from .projects_common import (
     REASON_MAX,
     SLURM_ACCOUNT_MAX,
@@ -137,6 +142,8 @@ def project_create(
     cleaned_members = _clean_members(members)
     cleaned = _clean_allocation(allocation)
     with transaction.atomic():
+        if cleaned["pool"] is not None:
+            pool_reserve(cleaned["pool"], cleaned["resources"], field="allocation.resources")
         project = Project.objects.create(
             code=_project_code(title),
             title=title,
@@ -353,6 +360,9 @@ def _apply(change: ChangeRequest, today: date) -> dict:
     allocation = Allocation.objects.select_for_update().get(pk=change.allocation_id)
     before = {"resources": dict(allocation.resources), "end": allocation.end}
     if change.kind == ChangeKind.RESOURCES:
+        if allocation.pool_id and allocation.status == AllocationStatus.ACTIVE:
+            # The pool counts the active allocation already: only what is added must fit.
+            pool_reserve(allocation.pool, change.details["resources"], field="details.resources")
         merged = dict(allocation.resources)
         for key, value in change.details["resources"].items():
             merged[key] = _store(_number(merged.get(key, 0)) + _number(value))

@@ -36,6 +36,7 @@ def setup(world):
         pool=world.mx_pool,
         limits={"gpu_hours": {"min": 0, "max": 1000}},
         durations_months=[1, 2],
+        reviews=["technical"],
         decision_days=4,
     )
     world.app_call = Call.objects.create(

@@ -432,3 +432,95 @@ def test_import_reports_every_error_by_field_and_writes_nothing(team):
 def test_import_is_for_operators(team):
     with pytest.raises(PermissionDenied):
         services.external_allocation_import(actor=team["pi"], data=external())
+
+
+# --- the capacity pool -------------------------------------------------------------------------
+
+
+def _on_pool(team, pool, gpu_hours, title="Climate LLM"):
+    return _create(
+        team,
+        title=title,
+        allocation={
+            "resources": {"gpu_hours": gpu_hours, "storage_tb": 50},
+            "start": date(2026, 1, 1),
+            "end": date(2026, 3, 31),
+            "tranche_policy": "none",
+            "pool": pool,
+        },
+    )
+
+
+def test_a_project_on_a_pool_must_fit_what_is_left(team, pool):
+    pool.capacity = {"gpu_hours": 1000}  # storage is not limited by this pool
+    pool.save()
+    _on_pool(team, pool, 600)
+    with pytest.raises(ValidationError) as exc:
+        _on_pool(team, pool, 500, title="Second")
+    assert list(exc.value.message_dict) == ["allocation.resources.gpu_hours"]
+    assert "400" in exc.value.message_dict["allocation.resources.gpu_hours"][0]
+    assert Project.objects.count() == 1 and Allocation.objects.count() == 1
+    _on_pool(team, pool, 400, title="Second")  # exactly what is left
+    assert Allocation.objects.count() == 2
+
+
+def _more(team, project, gpu_hours):
+    return services.change_request_create(
+        actor=team["pi"],
+        project=project,
+        kind="resources",
+        details={"resources": {"gpu_hours": gpu_hours}},
+        reason="Bigger model",
+    )
+
+
+def test_more_resources_must_fit_the_pool(team, pool):
+    pool.capacity = {"gpu_hours": 1000}
+    pool.save()
+    project = _on_pool(team, pool, 900)
+    change = _more(team, project, 200)
+    with pytest.raises(ValidationError) as exc:
+        services.change_request_approve(actor=team["operator"], change_request=change)
+    assert list(exc.value.message_dict) == ["details.resources.gpu_hours"]
+    change.refresh_from_db()
+    allocation = project.allocations.get()
+    assert change.status == ChangeStatus.REQUESTED and allocation.resources["gpu_hours"] == 900
+    assert not AuditEvent.objects.filter(action="change_request.approve").exists()
+    services.change_request_approve(
+        actor=team["operator"], change_request=_more(team, project, 100)
+    )
+    allocation.refresh_from_db()
+    assert allocation.resources["gpu_hours"] == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_cannot_both_take_the_last_hours(team, pool):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    pool.capacity = {"gpu_hours": 1000}
+    pool.save()
+    changes = [_more(team, _on_pool(team, pool, 400, title=title), 150) for title in ("One", "Two")]
+    results, barrier = [], threading.Barrier(2)
+
+    def approve(change):
+        try:
+            barrier.wait()
+            services.change_request_approve(actor=team["operator"], change_request=change)
+            results.append("ok")
+        except ValidationError as exc:
+            results.append(list(exc.message_dict))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in changes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results, key=str) == [["details.resources.gpu_hours"], "ok"]
+    total = sum(a.resources["gpu_hours"] for a in Allocation.objects.filter(pool=pool))
+    assert total == 950

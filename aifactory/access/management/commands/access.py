@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from aifactory.core.errors import ServiceError, field_errors
 
-PARTS = ("modes", "applications", "projects")
+PARTS = ("modes", "applications", "projects", "reviews")
 
 
 def plugins() -> list:
@@ -39,7 +39,8 @@ def plugins() -> list:
 class Command(BaseCommand):
     help = (
         "Compute access: `access modes`, `access calls [--open]`, `access pools` "
-        "(each with --json), and the subcommands of applications and projects."
+        "(each with --json), and the subcommands of applications, projects, reviews and "
+        "decisions."
     )
 
     def add_arguments(self, parser):
@@ -59,5 +60,6 @@ class Command(BaseCommand):
                 "; ".join(f"{f}: {' '.join(m)}" for f, m in field_errors(exc).items())
             ) from None
         except ServiceError as exc:
-            raise CommandError(exc.message) from None
+            prefix = f"{exc.field}: " if exc.field else ""
+            raise CommandError(prefix + exc.message) from None
         raise CommandError(f"unknown subcommand: {command}")

@@ -8,9 +8,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from aifactory.core import periodic
 from aifactory.core.services import worker_heartbeat
 
 HEARTBEAT_SECONDS = 10
+TICK_SECONDS = 1
 
 
 class Command(BaseCommand):
@@ -40,8 +42,21 @@ class Command(BaseCommand):
                     close_old_connections()
                 stop.wait(HEARTBEAT_SECONDS)
 
+        def tick():
+            # Periodic tasks (core.periodic): every worker ticks; the database picks one per interval.
+            while not stop.is_set():
+                try:
+                    periodic.tick()
+                except Exception as exc:  # noqa: BLE001 - a failed tick is retried next second
+                    self.stderr.write(f"periodic tick failed: {exc}")
+                finally:
+                    close_old_connections()
+                stop.wait(TICK_SECONDS)
+
         thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
         thread.start()
+        if not batch:  # a batch worker drains the queue and exits; it starts nothing new
+            threading.Thread(target=tick, name="periodic", daemon=True).start()
         self.stdout.write(f"worker {worker_id} started")
         try:
             call_command(

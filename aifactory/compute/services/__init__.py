@@ -1,0 +1,6 @@
+"""Every change of state of the compute app, by topic."""
+
+from .clusters import *  # noqa: F403
+from .jobs import *  # noqa: F403
+from .sync import *  # noqa: F403
+from .usage import *  # noqa: F403
