@@ -30,7 +30,6 @@ from aifactory.core.errors import NotFound, ServiceError
 from aifactory.core.permissions import require
 
 from . import job_templates, selectors, services
-from .backends import backend_for
 from .backends.base import BackendError, BackendUnavailable
 from .cli_clusters import parse_mem, parse_time
 from .models import Cluster, ClusterAccount, JobState, UsageRecord
@@ -330,21 +329,18 @@ def job_logs(
 ):
     """``tail`` in bytes of each stream. A job that has not reached the scheduler has none."""
     job = selectors.job_get(request.user, ref)
-    require(request.user, "job.view", job)
-    logs = {"stdout": "", "stderr": ""}
-    if job.external_id:
-        try:
-            logs = backend_for(job.cluster).logs(job.workdir, job.external_id, tail_bytes=tail)
-        except BackendUnavailable as exc:
-            raise Unreachable(
-                _("The cluster could not be reached; try again in a moment. (%(error)s)")
-                % {"error": exc}
-            ) from exc
-        except BackendError as exc:
-            raise ServiceError(str(exc)) from exc
+    try:
+        logs = selectors.job_logs(request.user, job, tail)
+    except BackendUnavailable as exc:
+        raise Unreachable(
+            _("The cluster could not be reached; try again in a moment. (%(error)s)")
+            % {"error": exc}
+        ) from exc
+    except BackendError as exc:
+        raise ServiceError(str(exc)) from exc
     return {
         "reference": job.reference,
-        "reached_scheduler": bool(job.external_id),
+        "reached_scheduler": logs["reached_scheduler"],
         "tail_bytes": tail,
         "stdout": logs.get("stdout", ""),
         "stderr": logs.get("stderr", ""),

@@ -10,8 +10,12 @@ class ComputeConfig(AppConfig):
         from django.conf import settings
 
         from aifactory.core import periodic
+        from aifactory.core.demo import register
 
+        from .demo import load_demo_compute
         from .tasks import clusters_sync_due
+
+        register("compute", load_demo_compute, order=50)
 
         # The workers queue the status sync every COMPUTE_SYNC_SECONDS; each cluster is then
         # synced when its own sync_seconds have passed.

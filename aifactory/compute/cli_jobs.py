@@ -19,8 +19,7 @@ from django.db.models import Q
 
 from aifactory.access.models import Project
 
-from . import job_templates, services
-from .backends import backend_for
+from . import job_templates, selectors, services
 from .backends.base import BackendError
 from .cli_clusters import cluster_named, parse_mem, parse_pairs, parse_time, person, service_errors
 from .models import Job, JobState
@@ -283,7 +282,7 @@ def _logs(o: dict) -> None:
     if not job.external_id:
         raise CommandError(f"REF: {job.reference} has not reached the scheduler yet; no logs")
     try:
-        logs = backend_for(job.cluster).logs(job.workdir, job.external_id, tail_bytes=o["tail"])
+        logs = selectors.job_logs(None, job, o["tail"])
     except BackendError as exc:
         raise CommandError(f"logs: {exc}") from None
     for stream in ("stdout", "stderr"):

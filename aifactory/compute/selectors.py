@@ -9,8 +9,9 @@ import uuid
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from aifactory.core.permissions import allowed
+from aifactory.core.permissions import allowed, require_actor
 
+from .backends import backend_for
 from .models import Cluster, Job
 from .services.jobs import job_budget
 from .services.usage import (
@@ -94,3 +95,18 @@ def organisation_energy(user, organisation) -> dict:
     if not allowed(user, "organisation.view", organisation):
         raise Http404("organisation")
     return energy_for_organisation(organisation)
+
+
+def job_logs(user, job: Job, tail_bytes: int) -> dict:
+    """The end of the job's stdout and stderr, for those who may see the job (``user=None`` is the
+    server's CLI); empty before the job reached the scheduler. The backend reads only the job's
+    own files; when it cannot, it raises BackendError and the caller says so in its own way."""
+    require_actor(user, "job.view", job)
+    if not job.external_id:
+        return {"stdout": "", "stderr": "", "reached_scheduler": False}
+    logs = backend_for(job.cluster).logs(job.workdir, job.external_id, tail_bytes=tail_bytes)
+    return {
+        "stdout": logs.get("stdout", ""),
+        "stderr": logs.get("stderr", ""),
+        "reached_scheduler": True,
+    }

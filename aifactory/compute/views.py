@@ -31,7 +31,6 @@ from aifactory.core.htmx import redirect_to, render_page
 from aifactory.core.permissions import allowed, require
 
 from . import selectors, services
-from .backends import backend_for
 from .backends.base import BackendError
 from .forms import DEFAULTS, JobFilterForm, JobForm
 from .models import FINAL_STATES, JobState
@@ -140,36 +139,21 @@ def _preview(choices: dict, values) -> dict | None:
     minutes = _number(values.get("time_limit_minutes"), DEFAULTS["time_limit_minutes"])
     cost = services.job_cost(gpus, cpus, minutes, cluster)
     budget = selectors.budget(allocation)
-    rows, refusals, exhausted = [], [], []
+    rows, exhausted = [], []
     for resource, numbers in budget.items():
         need = cost[resource]
-        fits = not (need > 0 and need > numbers["remaining"])
         rows.append(
             {
                 "key": resource,
                 "label": RESOURCES.get(resource, resource),
                 "need": need,
-                "fits": fits,
+                "fits": not (need > 0 and need > numbers["remaining"]),
                 **numbers,
             }
         )
-        if not fits:
-            refusals.append(
-                _(
-                    "%(resource)s: the job may use up to %(need)s, but only %(remaining)s remain "
-                    "(%(available)s left in the current period, %(reserved)s held by running and "
-                    "queued jobs)."
-                )
-                % {
-                    "resource": RESOURCES.get(resource, resource),
-                    "need": f"{need:.2f}",
-                    "remaining": f"{numbers['remaining']:.2f}",
-                    "available": f"{numbers['available']:.2f}",
-                    "reserved": f"{numbers['reserved']:.2f}",
-                }
-            )
         if numbers["percent"] >= 100 or numbers["available"] <= 0:
             exhausted.append(RESOURCES.get(resource, resource))
+    refusals = services.budget_problems(allocation, cost)
     return {
         "cost": cost,
         "rows": rows,
@@ -257,19 +241,18 @@ def job_new(request):
 # --- a job -------------------------------------------------------------------------------------
 
 
-def _logs(job) -> dict:
+def _logs(user, job) -> dict:
     """The end of the job's stdout and stderr; a note instead when they cannot be read."""
-    if not job.external_id:
-        return {"stdout": "", "stderr": "", "note": _("The job has not reached the scheduler yet.")}
     try:
-        logs = backend_for(job.cluster).logs(job.workdir, job.external_id, tail_bytes=TAIL_BYTES)
+        logs = selectors.job_logs(user, job, TAIL_BYTES)
     except BackendError as exc:
         return {
             "stdout": "",
             "stderr": "",
             "note": _("The logs cannot be read now: %(error)s") % {"error": exc},
         }
-    return {"stdout": logs.get("stdout", ""), "stderr": logs.get("stderr", ""), "note": ""}
+    note = "" if logs["reached_scheduler"] else _("The job has not reached the scheduler yet.")
+    return {"stdout": logs["stdout"], "stderr": logs["stderr"], "note": note}
 
 
 def _events(job) -> list:
@@ -288,7 +271,7 @@ def _job_context(user, job) -> dict:
         "job": job,
         "final": final,
         "events": _events(job),
-        "logs": _logs(job),
+        "logs": _logs(user, job),
         "energy": selectors.job_energy(user, job),
         "poll_seconds": POLL_SECONDS,
         "efficiency": [

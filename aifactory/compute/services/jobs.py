@@ -49,6 +49,7 @@ __all__ = [
     "ACTIVE_STATES",
     "job_cost",
     "job_budget",
+    "budget_problems",
     "job_submit",
     "job_dispatch_now",
     "job_cancel",
@@ -142,11 +143,12 @@ def job_budget(allocation, today=None) -> dict[str, dict[str, Decimal]]:
     return result
 
 
-def _check_budget(allocation, cost: dict[str, Decimal], today) -> None:
-    budget = job_budget(allocation, today)
+def budget_problems(allocation, cost: dict[str, Decimal], today=None) -> list[str]:
+    """Why a job of this cost does not fit in the allocation's budget today, one sentence per
+    resource, with the numbers; empty when it fits. The submission form previews the same."""
     labels = dict(Resource.choices)
     problems = []
-    for resource, numbers in budget.items():
+    for resource, numbers in job_budget(allocation, today).items():
         need = cost[resource]
         if need > 0 and need > numbers["remaining"]:
             problems.append(
@@ -163,6 +165,11 @@ def _check_budget(allocation, cost: dict[str, Decimal], today) -> None:
                     "reserved": f"{numbers['reserved']:.2f}",
                 }
             )
+    return problems
+
+
+def _check_budget(allocation, cost: dict[str, Decimal], today) -> None:
+    problems = budget_problems(allocation, cost, today)
     if problems:
         raise ServiceError(
             _("The job does not fit in the allocation's budget.") + " " + " ".join(problems),
