@@ -235,6 +235,8 @@ TASKS = {
 # seconds (0: off), and the compute status sync of the clusters that are due.
 WORKER_PING_SECONDS = float(env("WORKER_PING_SECONDS", "0"))
 COMPUTE_SYNC_SECONDS = float(env("COMPUTE_SYNC_SECONDS", "15"))
+# How often the projects' accounts, members and limits are written to the schedulers (changes only).
+COMPUTE_PROVISION_SECONDS = float(env("COMPUTE_PROVISION_SECONDS", "300"))
 
 # OpenID Connect login (Keycloak, MyAccessID...): off unless OIDC_ENABLED is set. See .env.example.
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
@@ -254,6 +256,9 @@ OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
 OIDC_ASSUME_EMAIL_VERIFIED = env_bool("OIDC_ASSUME_EMAIL_VERIFIED", False)
 OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
 OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "10"))
+# Called after every OIDC sign-in with user= and claims= (the ID token's and userinfo's claims).
+# Listed here, not imported by accounts, so that accounts depends on no app above it.
+OIDC_SIGN_IN_HOOKS = ["aifactory.compute.services.clusters.cluster_accounts_from_claims"]
 if OIDC_ENABLED:
     required = ["OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET"]
     if not OIDC_OP_DISCOVERY_URL:

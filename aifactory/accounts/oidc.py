@@ -16,9 +16,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, resolve_url
 from django.urls import path, reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import (
@@ -82,6 +84,17 @@ def _email_verified(claims: dict) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+def _after_sign_in(user, claims: dict) -> None:
+    """Call settings.OIDC_SIGN_IN_HOOKS (compute takes cluster usernames from a claim). A hook
+    that fails is logged and rolled back; the sign-in itself goes on."""
+    for name in getattr(settings, "OIDC_SIGN_IN_HOOKS", []):
+        try:
+            with transaction.atomic():
+                import_string(name)(user=user, claims=claims)
+        except Exception:
+            logger.exception("OIDC sign-in hook %s failed", name)
+
+
 class OIDCBackend(OIDCAuthenticationBackend):
     """Signs in the account whose e-mail address the provider has verified."""
 
@@ -108,7 +121,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             logger.warning("OIDC userinfo and ID token name different subjects")
             return None
         try:
-            return services.user_login_oidc(
+            user = services.user_login_oidc(
                 email=claims.get("email"),
                 email_verified=_email_verified(claims),
                 first_name=claims.get("given_name") or "",
@@ -119,9 +132,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
             )
         except ServiceError as exc:
             self.request.oidc_error = exc.message
+            return None
         except ValidationError as exc:
             self.request.oidc_error = " ".join(exc.messages)
-        return None
+            return None
+        _after_sign_in(user, {**payload, **claims})
+        return user
 
     def get_user(self, user_id):
         # mozilla-django-oidc's version would keep a deactivated person signed in.

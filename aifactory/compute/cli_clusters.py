@@ -1,9 +1,9 @@
 """`aifactory clusters ...`: operators configure the clusters from the server's shell.
 
-``add``, ``partition``, ``account`` and ``sync`` go through the compute services as the system
-(``actor=None``, audited as ``system``); ``list`` reads everything. Parsing is strict: a bad
-value is a CommandError naming the option, and a service's ValidationError or ServiceError
-becomes one naming the field (see :func:`service_errors`).
+``add``, ``update``, ``partition``, ``account`` and ``sync`` go through the compute services as
+the system (``actor=None``, audited as ``system``); ``list`` reads everything. Parsing is
+strict: a bad value is a CommandError naming the option, and a service's ValidationError or
+ServiceError becomes one naming the field (see :func:`service_errors`).
 """
 
 import contextlib
@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from aifactory.access.models import Allocation
 from aifactory.accounts.models import User
 from aifactory.core.errors import ServiceError, field_errors
 
@@ -183,6 +184,19 @@ def add_arguments(parser) -> None:
     add.add_argument("--sync-seconds", metavar="N", help="status sync interval (default 15)")
     add.add_argument("--json", action="store_true")
 
+    update = sub.add_parser("update", help="change a cluster's title or backend settings")
+    update.add_argument("name", help="the cluster")
+    update.add_argument("--title", default=None)
+    update.add_argument(
+        "--config",
+        action="extend",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="set a backend setting, the others stay (KEY= with nothing removes it); "
+        "e.g. oidc_username_claim=preferred_username; repeat for several",
+    )
+    update.add_argument("--json", action="store_true")
+
     listing = sub.add_parser("list", help="the clusters with their partitions")
     listing.add_argument("--json", action="store_true")
 
@@ -208,11 +222,27 @@ def add_arguments(parser) -> None:
     sync.add_argument("name", help="the cluster")
     sync.add_argument("--json", action="store_true")
 
+    provision = sub.add_parser(
+        "provision",
+        help="write the projects' accounts, members and limits to the cluster's scheduler now",
+    )
+    provision.add_argument("name", help="the cluster")
+    provision.add_argument(
+        "--project", metavar="CODE", help="only this project's allocation (even if unchanged)"
+    )
+    provision.add_argument("--json", action="store_true")
+
 
 def handle(action: str, options: dict) -> None:
-    {"add": _add, "list": _list, "partition": _partition, "account": _account, "sync": _sync}[
-        action
-    ](options)
+    {
+        "add": _add,
+        "update": _update,
+        "list": _list,
+        "partition": _partition,
+        "account": _account,
+        "sync": _sync,
+        "provision": _provision,
+    }[action](options)
 
 
 def _add(o: dict) -> None:
@@ -241,6 +271,27 @@ def _add(o: dict) -> None:
             f"added cluster {cluster.name} ({cluster.backend}); "
             f"add a partition with `aifactory clusters partition {cluster.name} NAME ...`"
         )
+
+
+def _update(o: dict) -> None:
+    cluster = cluster_named(o["name"])
+    pairs = parse_pairs(o.get("config"), "--config")
+    config = None
+    if pairs:
+        config = dict(cluster.config)
+        for key, value in pairs.items():
+            if value.strip():
+                config[key] = _setting(value)
+            else:
+                config.pop(key, None)
+    with service_errors():
+        cluster = services.cluster_update(
+            actor=None, cluster=cluster, title=o.get("title"), config=config
+        )
+    if o.get("json"):
+        _write_json(o, cluster_row(cluster))
+    else:
+        o["stdout"].write(f"updated cluster {cluster.name}")
 
 
 def cluster_row(cluster: Cluster) -> dict:
@@ -273,6 +324,18 @@ def cluster_row(cluster: Cluster) -> dict:
             for p in cluster.partitions.all()
         ],
         "accounts": cluster.accounts.count(),
+        "provisioned": [
+            {
+                "account": r.account,
+                "project": r.allocation.project.code,
+                "usernames": r.usernames,
+                "gpu_minutes": r.gpu_minutes,
+                "cpu_minutes": r.cpu_minutes,
+                "provisioned_at": r.provisioned_at,
+                "last_error": r.last_error,
+            }
+            for r in cluster.provisions.select_related("allocation__project")
+        ],
     }
 
 
@@ -344,6 +407,44 @@ def _sync(o: dict) -> None:
         o["stdout"].write(f"synced {cluster.name}: {counts}")
     if result.get("error"):
         raise CommandError(f"sync {cluster.name}: {result['error']}")
+
+
+def _provision(o: dict) -> None:
+    cluster = cluster_named(o["name"])
+    if not o.get("project"):
+        result = services.cluster_provision_due(cluster)
+        if o.get("json"):
+            _write_json(o, result)
+        else:
+            counts = ", ".join(f"{k} {v}" for k, v in result.items())
+            o["stdout"].write(f"provisioned {cluster.name}: {counts}")
+        if result["failed"]:
+            raise CommandError(
+                f"{result['failed']} account(s) on {cluster.name} were not provisioned; "
+                "`aifactory clusters list --json` shows why"
+            )
+        return
+    allocation = (
+        Allocation.objects.filter(project__code=o["project"], cluster=cluster.name)
+        .order_by("-end")
+        .first()
+    )
+    if allocation is None:
+        raise CommandError(f"--project: {o['project']} has no allocation on {cluster.name}")
+    with service_errors():
+        limits = services.allocation_provision(actor=None, allocation=allocation, cluster=cluster)
+    result = {
+        "account": allocation.slurm_account,
+        "gpu_minutes": limits.gpu_minutes,
+        "cpu_minutes": limits.cpu_minutes,
+    }
+    if o.get("json"):
+        _write_json(o, result)
+    else:
+        o["stdout"].write(
+            f"{allocation.slurm_account} on {cluster.name}: GPU minutes {limits.gpu_minutes}, "
+            f"CPU minutes {limits.cpu_minutes}"
+        )
 
 
 def _write_json(o: dict, data) -> None:

@@ -267,3 +267,29 @@ class BudgetAlert(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.allocation_id} {self.resource} {self.threshold}%"
+
+
+class AccountProvision(BaseModel):
+    """What the portal last set on the scheduler for one allocation's account (its users and
+    limits), so the periodic reconcile writes only changes and operators see failures."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="provisions")
+    allocation = models.ForeignKey(
+        "access.Allocation", on_delete=models.CASCADE, related_name="provisions"
+    )
+    account = models.CharField(max_length=64)
+    usernames = models.JSONField(default=list)
+    gpu_minutes = models.BigIntegerField(null=True, blank=True)
+    cpu_minutes = models.BigIntegerField(null=True, blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)  # last success
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["cluster", "account"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "allocation"], name="provision_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}@{self.cluster_id}"

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from aifactory.core.permissions import allowed
 
@@ -201,7 +201,12 @@ class JobOut(Schema):
 class JobDetailOut(JobOut):
     params: dict[str, Any]
     script: str
-    efficiency: dict[str, Any]
+    efficiency: dict[str, Any] = Field(
+        description='Once finished, where the cluster reports it: "cpu" and "memory" (share of '
+        'what was asked, 0.83 = 83 %), "gpu" (GPU utilisation, share) and "gpu_memory_mb" '
+        "(largest GPU memory use). A key that is missing was not reported by the cluster "
+        "(GPU use needs Slurm's gres/gpuutil and gres/gpumem accounting).",
+    )
     energy: dict[str, float]
     events: list[EventOut]
     resubmitted_from: str | None

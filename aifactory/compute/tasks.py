@@ -31,3 +31,9 @@ def cluster_sync(cluster_id: str) -> dict:
 def clusters_sync_due() -> list[str]:
     """Sync every active cluster whose interval has passed; the names of those synced."""
     return services.clusters_sync_due()
+
+
+@task()
+def clusters_provision_due() -> dict:
+    """Write the accounts whose members or limits changed on every active cluster."""
+    return services.clusters_provision_due()

@@ -18,9 +18,10 @@ import io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,7 +33,14 @@ from aifactory.core.permissions import allowed, require
 
 from . import selectors, services
 from .backends.base import BackendError
-from .forms import DEFAULTS, JobFilterForm, JobForm
+from .forms import (
+    DEFAULTS,
+    ClusterAccountForm,
+    ClusterForm,
+    JobFilterForm,
+    JobForm,
+    PartitionForm,
+)
 from .models import FINAL_STATES, JobState
 from .usage_chart import bars_svg
 
@@ -265,6 +273,18 @@ def _events(job) -> list:
     return events
 
 
+def _efficiency_rows(job) -> list[tuple[str, str]]:
+    """(key, shown value): shares of what was asked in percent, GPU memory in MB."""
+    rows = []
+    for key, value in (job.efficiency or {}).items():
+        if key == "gpu_memory_mb":
+            shown = number_format(round(float(value)), force_grouping=True)
+            rows.append((key, f"{shown} MB"))
+        else:
+            rows.append((key, f"{round(float(value) * 100)}%"))
+    return rows
+
+
 def _job_context(user, job) -> dict:
     final = job.state in FINAL_STATES
     return {
@@ -274,9 +294,9 @@ def _job_context(user, job) -> dict:
         "logs": _logs(user, job),
         "energy": selectors.job_energy(user, job),
         "poll_seconds": POLL_SECONDS,
-        "efficiency": [
-            (key, round(float(value) * 100)) for key, value in (job.efficiency or {}).items()
-        ],
+        "efficiency": _efficiency_rows(job),
+        # A GPU job whose cluster does not measure GPU use (no gres/gpuutil in its accounting).
+        "gpu_not_reported": bool(job.gpus) and "gpu" not in (job.efficiency or {}),
         "can_cancel": not final and allowed(user, "job.cancel", job),
         "can_resubmit": allowed(user, "job.submit", job.project),
         "tail_bytes": TAIL_BYTES,
@@ -419,3 +439,135 @@ def cluster_list(request):
         "partitions", "accounts__user"
     )
     return render(request, "compute/clusters_list.html", {"clusters": list(clusters)})
+
+
+def _cluster_saved(request, cluster, message):
+    messages.success(request, message)
+    return redirect_to(request, reverse("compute:cluster_list") + f"#cluster-{cluster.name}")
+
+
+def _cluster_form(request, form, *, title, cluster=None, status=200):
+    context = {"form": form, "title": title, "cluster": cluster}
+    return render(request, "compute/clusters_form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_new(request):
+    """Add a cluster: name, backend, its settings, rates and energy figures."""
+    require(request.user, "cluster.manage")
+    form = ClusterForm(request.POST or None)
+    title = _("New cluster")
+    if request.method == "POST":
+        if form.is_valid():
+            ok, cluster = call_service(
+                request, services.cluster_create, form=form, actor=request.user, **form.creation()
+            )
+            if ok:
+                return _cluster_saved(
+                    request, cluster, _("Cluster %(name)s is added.") % {"name": cluster.name}
+                )
+        return _cluster_form(request, form, title=title, status=422)
+    return _cluster_form(request, form, title=title)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_edit(request, name):
+    """Change a cluster's title, settings, rates, energy figures and sync interval."""
+    require(request.user, "cluster.manage")
+    cluster = selectors.cluster_get(request.user, name)
+    form = ClusterForm(request.POST or None, cluster=cluster)
+    title = _("Edit the cluster %(name)s") % {"name": cluster.name}
+    if request.method == "POST":
+        if form.is_valid():
+            ok, _cluster = call_service(
+                request,
+                services.cluster_update,
+                form=form,
+                actor=request.user,
+                cluster=cluster,
+                **form.changes(),
+            )
+            if ok:
+                return _cluster_saved(request, cluster, _("Saved."))
+        return _cluster_form(request, form, title=title, cluster=cluster, status=422)
+    return _cluster_form(request, form, title=title, cluster=cluster)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def partition_edit(request, name, partition=None):
+    """Add a partition to a cluster (``partition`` None) or change one."""
+    require(request.user, "cluster.manage")
+    cluster = selectors.cluster_get(request.user, name)
+    existing = None
+    if partition is not None:
+        existing = get_object_or_404(cluster.partitions, name=partition)
+    form = PartitionForm(request.POST or None, partition=existing)
+    if existing is None:
+        title = _("New partition of %(cluster)s") % {"cluster": cluster.name}
+    else:
+        title = _("Edit the partition %(name)s of %(cluster)s") % {
+            "name": existing.name,
+            "cluster": cluster.name,
+        }
+    if request.method == "POST":
+        if form.is_valid():
+            ok, _partition = call_service(
+                request,
+                services.partition_set,
+                form=form,
+                actor=request.user,
+                cluster=cluster,
+                name=existing.name if existing else form.cleaned_data["name"],
+                **form.values(),
+            )
+            if ok:
+                return _cluster_saved(request, cluster, _("Saved."))
+        return _cluster_form(request, form, title=title, cluster=cluster, status=422)
+    return _cluster_form(request, form, title=title, cluster=cluster)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cluster_accounts(request, name):
+    """The people mapped to usernames on the cluster (by an operator or from the identity
+    provider), and the form to map one (``?person=`` prefills it to change a mapping)."""
+    require(request.user, "cluster.manage")
+    cluster = selectors.cluster_get(request.user, name)
+    form = ClusterAccountForm(request.POST or None, initial=request.GET.dict())
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            person = form.cleaned_data["person"]
+            ok, account = call_service(
+                request,
+                services.cluster_account_set,
+                form=form,
+                actor=request.user,
+                cluster=cluster,
+                user=person,
+                username=form.cleaned_data["username"],
+            )
+            if ok:
+                messages.success(
+                    request,
+                    _("%(email)s runs jobs on %(cluster)s as %(username)s.")
+                    % {
+                        "email": person.email,
+                        "cluster": cluster.name,
+                        "username": account.username,
+                    },
+                )
+                return redirect_to(request, reverse("compute:cluster_accounts", args=[name]))
+        status = 422
+    accounts = cluster.accounts.select_related("user").order_by("username")
+    provisions = cluster.provisions.select_related("allocation__project").order_by("account")
+    context = {
+        "cluster": cluster,
+        "accounts": list(accounts),
+        "provisions": list(provisions),
+        "form": form,
+    }
+    return render(request, "compute/clusters_accounts.html", context, status=status)

@@ -1,16 +1,20 @@
 """Usage ingestion of 100,000 ``sacct`` records: time and peak memory, twice (issue 5).
 
 What is real: the Slurm backend's accounting (``SlurmBackend.accounting``: it runs the cluster's
-``sacct`` command with ``--json -a -S <since> -E now``, reads its whole output, parses it and
-maps every job to a UsageLine) and ``services.usage_ingest`` (allocation by Slurm account,
-people by cluster username, hours, billing and energy per record, upserts by (cluster, job id,
-step) in chunks of 2,000, efficiency of the portal's own jobs, budget alerts) on a real database
+``sacct`` command with ``--json -a -S <since> -E now``, reads its output from the pipe a megabyte
+at a time, parses each job as it arrives and maps it to a UsageLine) and ``services.usage_ingest``
+(windows of a day, allocation by Slurm account, people by cluster username, hours, billing and
+energy per record, upserts by (cluster, job id, step) in chunks of 2,000 as the lines arrive,
+efficiency of the portal's own jobs, budget alerts) on a real database
 (SQLite in a temporary folder, or PostgreSQL with ``--database-url``). What stands in for
 slurmdbd: the cluster's ``sacct`` setting points at a two-line script that prints a generated
 ``sacct --json`` document of ``--records`` jobs (each a copy of the job in
 scripts/slurm/examples/sacct.json with its batch step, about 4.6 KB of compact JSON: 100,000 jobs
 are a 0.46 GB document; real sacct indents its output, which only makes it larger). The script
-ignores ``-S``, so the second run re-reads every record, as an overlap that covered them all would.
+ignores ``-S`` and ``-E``, so the second run re-reads every record, as an overlap that covered them
+all would; the cluster's watermark is set an hour back before the first run, so each run reads one
+window (with no watermark a first run would read a day at a time from the allocation's start, and
+this script would answer every day with all the records).
 
 Records: 90 % in the project's Slurm account (charged to its allocation), 10 % in an account the
 portal does not know (kept, with no allocation); ``--portal-share`` of them (default 10 %) are
@@ -20,7 +24,10 @@ FAILED, TIMEOUT and CANCELLED, 1 % RUNNING.
 Passes, each in a fresh process so its peak memory is its own (VmHWM of the process, i.e. peak
 RSS; with --tracemalloc also Python's traced peak, which slows everything down):
 
-1. parse only: ``backend.accounting(since)`` — sacct's output read, parsed and mapped;
+0. baseline (unless --no-baseline): the former way, sacct's whole output read, parsed at once
+   and mapped into a list — what accounting() did before it streamed;
+1. parse only: ``backend.accounting(since)`` — sacct's output read, parsed and mapped, and the
+   lines counted (not kept);
 2. first ingestion: ``usage_ingest(cluster)`` into an empty table;
 3. second ingestion of the same records: must insert nothing and change no total.
 
@@ -180,6 +187,16 @@ def one_pass(args) -> None:
             from datetime import UTC, datetime
 
             lines = backend_for(cluster).accounting(datetime(2020, 1, 1, tzinfo=UTC))
+            result["lines"] = sum(1 for _line in lines)
+        elif args.one_pass == "whole":
+            # The baseline: how accounting() read before it streamed (sacct's whole output as
+            # one string, json.loads of all of it with the collector off, every line in a list).
+            from aifactory.compute.backends.slurm import _loads, usage_line
+
+            backend = backend_for(cluster)
+            output = backend._run([backend.config["sacct"], "--json"], env=backend._env())
+            jobs = _loads(output.stdout).get("jobs") or []
+            lines = [line for line in map(usage_line, jobs) if line is not None]
             result["lines"] = len(lines)
         else:
             result.update(usage_ingest(cluster))
@@ -236,6 +253,14 @@ def run(args) -> int:
         }
         world = make_world("bench", "slurm", config, username="bench_pi")
         account = world["allocation"].slurm_account
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from aifactory.compute.models import Cluster
+
+        hour_ago = timezone.now() - timedelta(hours=1)  # one window per run (see the docstring)
+        Cluster.objects.filter(pk=world["cluster"].pk).update(usage_watermark=hour_ago)
         say(f"generating a sacct --json document of {args.records:,} jobs")
         with Stopwatch() as gen:
             size = generate(document, args.records, account, int(time.time()))
@@ -245,8 +270,12 @@ def run(args) -> int:
 
         passes = {}
         busy = Busy().__enter__()  # the passes are children: counted once they end
-        for what in ("parse", "ingest", "ingest"):
-            label = {"parse": "parse only", "ingest": "ingestion"}[what]
+        for what in (("whole",) if args.baseline else ()) + ("parse", "ingest", "ingest"):
+            label = {
+                "whole": "baseline: parse only, whole answer at once",
+                "parse": "parse only",
+                "ingest": "ingestion",
+            }[what]
             if what == "ingest" and ("first ingestion" in passes):
                 label = "second ingestion (same records)"
             elif what == "ingest":
@@ -317,6 +346,19 @@ def run(args) -> int:
             f"efficiency saved on {second['efficiency_set']:,} portal jobs; "
             f"budget alerts: {second['alerts']}"
         )
+        whole = passes.get("baseline: parse only, whole answer at once")
+        if whole:
+            if whole["lines"] != args.records:
+                problems.append(f"baseline: {whole['lines']} lines, not {args.records}")
+            parse = passes["parse only"]
+            grown = [m["peak_rss_mb"] - m["rss_before_mb"] for m in (whole, parse, first)]
+            print(
+                f"against the baseline (same run): peak RSS {whole['peak_rss_mb']:.0f} MB "
+                f"whole answer at once, {parse['peak_rss_mb']:.0f} MB streamed "
+                f"({grown[0] / max(grown[1], 1):.0f}× less growth), "
+                f"{first['peak_rss_mb']:.0f} MB for the whole first ingestion; parse CPU "
+                f"{whole['cpu_seconds']:.1f} s whole, {parse['cpu_seconds']:.1f} s streamed"
+            )
         if problems:
             for problem in problems:
                 print(f"ERROR: {problem}")
@@ -348,7 +390,13 @@ def main(argv=None) -> int:
         help="a PostgreSQL database to drop and recreate (name must contain 'bench'); "
         "default: DATABASE_URL, else SQLite in a temporary folder",
     )
-    parser.add_argument("--one-pass", choices=["parse", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the baseline pass (the whole answer at once, as before streaming: ~3 GB)",
+    )
+    parser.add_argument("--one-pass", choices=["whole", "parse", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.records < 10:

@@ -9,6 +9,7 @@ The /oidc/ routes are always in the URLconf and refuse (404) while OIDC_ENABLED 
 tests switch the feature on with the `settings` fixture; nothing needs reloading or restoring.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -83,14 +84,9 @@ def _start_failure(process: subprocess.Popen, log: Path, why: str) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def provider(live_server, tmp_path_factory):
-    """The django-oauth-toolkit provider, as a subprocess, for the whole test session."""
-    data = tmp_path_factory.mktemp("oidc-provider")
-    people = {
-        name: {"password": PROVIDER_PASSWORD, "claims": claims} for name, claims in PEOPLE.items()
-    }
-    (data / "people.json").write_text(json.dumps(people))
+@contextlib.contextmanager
+def running_provider(live_server, data: Path):
+    """The provider as a subprocess serving the people in ``data``/people.json; yields its URL."""
     env = {
         **os.environ,
         "OP_DATA_DIR": str(data),
@@ -110,8 +106,7 @@ def provider(live_server, tmp_path_factory):
             text=True,
         )
     try:
-        url = _wait_until_ready(process, log)
-        yield Provider(url)
+        yield _wait_until_ready(process, log)
     finally:
         process.terminate()
         try:
@@ -119,6 +114,18 @@ def provider(live_server, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def provider(live_server, tmp_path_factory):
+    """The django-oauth-toolkit provider, as a subprocess, for the whole test session."""
+    data = tmp_path_factory.mktemp("oidc-provider")
+    people = {
+        name: {"password": PROVIDER_PASSWORD, "claims": claims} for name, claims in PEOPLE.items()
+    }
+    (data / "people.json").write_text(json.dumps(people))
+    with running_provider(live_server, data) as url:
+        yield Provider(url)
 
 
 def _wait_until_ready(process: subprocess.Popen, log: Path) -> str:

@@ -6,6 +6,7 @@ be reached (the job stays ``pending_submission`` and is retried with backoff) an
 ``BackendRefused`` when the scheduler answered no (the job fails with that reason).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -69,6 +70,10 @@ class UsageLine:
     cpu_seconds_used: float | None = None
     mem_mb_requested: int | None = None
     mem_mb_max: float | None = None
+    # GPU use, only where the scheduler measures it (Slurm: gres/gpuutil and gres/gpumem, which
+    # need NVIDIA's NVML on the nodes); None means "not reported", never "unused".
+    gpu_util_percent: float | None = None
+    gpu_mem_mb_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,14 @@ class ComputeBackend(Protocol):
     def submit(self, spec: JobSpec) -> str:
         """Start the job; return the scheduler's job id."""
 
+    def find(
+        self, job_key: str, username: str, *, account: str = "", since: datetime | None = None
+    ) -> str | None:
+        """The scheduler's id of the job this user submitted under ``job_key`` (in ``account``
+        and not before ``since``, where given), or None when there is none. A retried dispatch
+        asks this first, so a submission the scheduler accepted just before the portal crashed
+        is adopted, never submitted twice. Raises ``BackendUnavailable`` when it cannot tell."""
+
     def cancel(self, external_id: str, username: str) -> None: ...
 
     def statuses(self, external_ids: list[str]) -> dict[str, JobStatus]:
@@ -91,8 +104,10 @@ class ComputeBackend(Protocol):
     def logs(self, workdir: str, external_id: str, *, tail_bytes: int) -> dict[str, str]:
         """The end of the job's stdout and stderr."""
 
-    def accounting(self, since: datetime) -> list[UsageLine]:
-        """Every job and step that ended or changed since the time (ended jobs and running ones)."""
+    def accounting(self, since: datetime, until: datetime | None = None) -> Iterable[UsageLine]:
+        """Every job and step that ran at some time from ``since`` to ``until`` (None: now),
+        ended or still running. May be a generator that reads the scheduler while it is
+        consumed, so a large answer is never held at once; then errors arise while iterating."""
 
     def provision(self, account: str, usernames: list[str], limits: Limits) -> None:
         """Create or update the account, its users' associations and its limits."""

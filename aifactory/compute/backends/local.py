@@ -236,6 +236,25 @@ class LocalBackend:
             shutil.rmtree(tmp, ignore_errors=True)
         return key
 
+    def find(
+        self, job_key: str, username: str, *, account: str = "", since: datetime | None = None
+    ) -> str | None:
+        """The job's key when its run folder exists (the same test that makes ``submit`` of a
+        started job return at once): job keys name the folders, so there is at most one. A run
+        recorded for another user or account is not this one."""
+        run_dir = self.runs_dir / safe_name(job_key, "job_key")
+        if not (run_dir / "status.json").exists():
+            return None
+        try:
+            job = json.loads((run_dir / "job.json").read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(f"cannot read {run_dir / 'job.json'}: {exc}") from exc
+        if job.get("username") != username or (account and job.get("account") != account):
+            return None
+        return job_key
+
     def _start_runner(self, run_dir: Path, lock_fd: int) -> None:
         package_root = Path(__file__).resolve().parents[3]
         env = {
@@ -381,9 +400,12 @@ class LocalBackend:
 
     # -- accounting ----------------------------------------------------------------------
 
-    def accounting(self, since: datetime) -> list[UsageLine]:
+    def accounting(self, since: datetime, until: datetime | None = None) -> list[UsageLine]:
+        """Jobs that ran at some time from ``since`` to ``until`` (None: now)."""
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
         lines = []
         if not self.runs_dir.is_dir():
             return lines
@@ -406,6 +428,8 @@ class LocalBackend:
             if state in runner.FINAL and (ended is None or ended < since):
                 continue
             started = _parse_time(status.get("started_at"))
+            if until is not None and (started is None or started >= until):
+                continue  # started after the window: a later window has it
             try:
                 job = json.loads((run_dir / "job.json").read_text())
             except (OSError, ValueError):

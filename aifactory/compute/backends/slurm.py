@@ -16,6 +16,7 @@ Facts about Slurm 22.05 this relies on: scripts/slurm/README.md.
 """
 
 import base64
+import codecs
 import gc
 import hashlib
 import hmac
@@ -23,10 +24,13 @@ import json
 import os
 import pwd
 import re
+import select
 import stat
 import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -464,6 +468,66 @@ class SlurmBackend:
             raise BackendUnavailable(f"sbatch answered without a job id: {result.stdout!r:.200}")
         return job_id
 
+    # -- find --------------------------------------------------------------------------
+
+    def find(
+        self, job_key: str, username: str, *, account: str = "", since: datetime | None = None
+    ) -> str | None:
+        """The id of the job the user submitted under the name ``job_key`` (in ``account``,
+        submitted at ``since`` or later, where given): first in slurmctld's job list (read as
+        the user, who always sees their own jobs), then, for a job slurmctld has already
+        forgotten (MinJobAge), in plain ``sacct`` (``sacct --json`` ignores ``-u`` in 22.05).
+        The lowest id if there are several. BackendUnavailable when either cannot be asked: the
+        caller must not submit then."""
+        if not JOB_KEY_RE.fullmatch(job_key or ""):
+            raise BackendRefused(f"job_key: {job_key!r} is not a valid job key")
+        check_username(username)
+        if account:
+            check_account(account)
+        after = int(since.timestamp()) if since is not None else 0
+
+        def mine(name, user, acct, submitted) -> bool:
+            try:
+                submitted = int(submitted or 0)
+            except (TypeError, ValueError):
+                submitted = 0
+            return (
+                name == job_key
+                and user == username
+                and (not account or acct == account)
+                and submitted >= after
+            )
+
+        found = [
+            int(job["job_id"])
+            for job in self._job_list(username)
+            if str(job.get("job_id", "")).isdigit()
+            and mine(*(job.get(k) for k in ("name", "user_name", "account", "submit_time")))
+        ]
+        if found:
+            return str(min(found))
+        start = datetime.fromtimestamp(after, UTC) if after else datetime(2000, 1, 1, tzinfo=UTC)
+        if start >= datetime.now(UTC):
+            return None  # nothing was submitted in the future (sacct refuses to look there)
+        args = [
+            self.config["sacct"], "-X", "-P", "-n", "-o", "jobidraw,jobname,user,account,submit",
+            f"--name={job_key}", "-u", username, "-S", start.strftime("%Y-%m-%dT%H:%M:%S"),
+            "-E", "now",
+        ]  # fmt: skip
+        if account:
+            args += ["-A", account]
+        if self.config.get("cluster_name"):
+            args += ["-M", self.config["cluster_name"]]
+        result = self._run(args, env=self._env(SLURM_TIME_FORMAT="%s"))
+        if result.returncode != 0:
+            text = re.sub(r"\s+", " ", (result.stderr or result.stdout or "").strip())[:300]
+            raise BackendUnavailable(f"sacct: {text or f'exit status {result.returncode}'}")
+        for line in result.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) == 5 and JOB_ID_RE.fullmatch(parts[0]) and mine(*parts[1:]):
+                found.append(int(parts[0]))
+        return str(min(found)) if found else None
+
     # -- cancel --------------------------------------------------------------------------
 
     def cancel(self, external_id: str, username: str) -> None:
@@ -491,17 +555,7 @@ class SlurmBackend:
         wanted = {str(i) for i in external_ids if JOB_ID_RE.fullmatch(str(i))}
         if not wanted:
             return {}
-        if self.config["mode"] == "cli":
-            args = [self.config["squeue"], "--json"]
-            result = self._run(args)
-            if result.returncode != 0:
-                raise BackendUnavailable(f"squeue: {result.stderr.strip()[:300]}")
-            try:
-                jobs = _loads(result.stdout).get("jobs") or []
-            except ValueError as exc:
-                raise BackendUnavailable(f"squeue --json: not JSON: {exc}") from exc
-        else:
-            jobs = self._rest("GET", "jobs", user=self._setting("admin_user")).get("jobs") or []
+        jobs = self._job_list()
         found: dict[str, JobStatus] = {}
         for job in jobs:
             job_id = str(job.get("job_id"))
@@ -511,6 +565,21 @@ class SlurmBackend:
         if missing:
             found.update(self._statuses_from_sacct(missing))
         return found
+
+    def _job_list(self, user: str = "") -> list[dict]:
+        """The jobs slurmctld knows (finished ones within MinJobAge), in one call: all of them,
+        or over REST those ``user`` may see (all, unless slurm.conf sets PrivateData=jobs)."""
+        if self.config["mode"] == "cli":
+            args = [self.config["squeue"], "--json"]
+            result = self._run(args)
+            if result.returncode != 0:
+                raise BackendUnavailable(f"squeue: {result.stderr.strip()[:300]}")
+            try:
+                return _loads(result.stdout).get("jobs") or []
+            except ValueError as exc:
+                raise BackendUnavailable(f"squeue --json: not JSON: {exc}") from exc
+        user = user or self._setting("admin_user")
+        return self._rest("GET", "jobs", user=user).get("jobs") or []
 
     @staticmethod
     def _status_of(job: dict) -> JobStatus:
@@ -610,25 +679,79 @@ class SlurmBackend:
 
     # -- accounting ----------------------------------------------------------------------
 
-    def accounting(self, since: datetime) -> list[UsageLine]:
-        """Every job that ran at some time from ``since`` until now (finished or running), one
-        line per job with step "": the job's allocation × elapsed is what Slurm charges to the
-        account's GrpTRESMins, so job lines alone add up to the budget; steps would count twice.
-        Pending jobs (nothing used) are left out."""
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        args = [self.config["sacct"], "--json", "-a", "-S", start, "-E", "now"]
+    def accounting(self, since: datetime, until: datetime | None = None) -> Iterator[UsageLine]:
+        """Every job that ran at some time from ``since`` until ``until`` (None: now), finished
+        or running, one line per job with step "": the job's allocation × elapsed is what Slurm
+        charges to the account's GrpTRESMins, so job lines alone add up to the budget; steps
+        would count twice. Pending jobs (nothing used) are left out.
+
+        A generator: sacct's output is read from the pipe a megabyte at a time and each job is
+        parsed and handed on as it arrives, so memory stays flat however many jobs the window
+        holds. Errors (sacct missing, failing, silent, or printing something that is not JSON)
+        raise ``BackendUnavailable`` while iterating; lines handed on before are true."""
+        args = [self.config["sacct"], "--json", "-a", "-S", _sacct_time(since)]
+        args += ["-E", _sacct_time(until) if until is not None else "now"]
         if self.config.get("cluster_name"):
             args += ["-M", self.config["cluster_name"]]
-        result = self._run(args, env=self._env())  # TZ=UTC: -S is read in UTC
-        if result.returncode != 0:
-            raise BackendUnavailable(f"sacct: {result.stderr.strip()[:300]}")
+        output = self._output(args)  # TZ=UTC in _env: -S and -E are read in UTC
+        jobs = sacct_jobs(output)
         try:
-            jobs = _loads(result.stdout).get("jobs") or []
-        except ValueError as exc:
-            raise BackendUnavailable(f"sacct --json: not JSON: {exc}") from exc
-        return [line for line in map(usage_line, jobs) if line is not None]
+            while True:
+                try:
+                    job = next(jobs)
+                except StopIteration:
+                    return
+                except ValueError as exc:
+                    raise BackendUnavailable(f"sacct --json: not JSON: {exc}") from exc
+                line = usage_line(job)
+                if line is not None:
+                    yield line
+        finally:
+            jobs.close()
+            output.close()  # stops sacct if the reader stopped early
+
+    def _output(self, args: list[str]) -> Iterator[str]:
+        """A command's standard output as text, piece by piece while it runs. No output for
+        ``timeout_seconds`` while waiting for it, or an exit status other than 0 at the end, is
+        BackendUnavailable (with the command's error output). The command is killed when the
+        reader stops early."""
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - a configured Slurm command, no shell
+                    args, stdout=subprocess.PIPE, stderr=errors, env=self._env(), cwd="/"
+                )
+            except FileNotFoundError as exc:
+                raise BackendUnavailable(f"{args[0]} is not installed on this host") from exc
+            name = os.path.basename(args[0])
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                fd = proc.stdout.fileno()
+                while True:
+                    # Only the wait for output counts: the time the reader spends storing what
+                    # it got meanwhile does not.
+                    if not select.select([fd], [], [], self.timeout)[0]:
+                        raise BackendUnavailable(f"{name} did not answer in {self.timeout:g} s")
+                    data = os.read(fd, READ_BYTES)
+                    if not data:
+                        break
+                    yield decoder.decode(data)
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    yield tail
+                try:
+                    code = proc.wait(timeout=self.timeout)
+                except subprocess.TimeoutExpired as exc:
+                    raise BackendUnavailable(f"{name} did not exit in {self.timeout:g} s") from exc
+                if code != 0:
+                    errors.seek(0)
+                    text = errors.read().decode("utf-8", errors="replace").strip()
+                    text = re.sub(r"\s+", " ", text)[:300] or f"exit status {code}"
+                    raise BackendUnavailable(f"{name}: {text}")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
 
     # -- provisioning --------------------------------------------------------------------
 
@@ -676,14 +799,25 @@ class SlurmBackend:
 
 
 def _tres(entries, kind: str, name=None) -> int:
+    return _tres_count(entries, kind, name) or 0
+
+
+def _tres_count(entries, kind: str, name=None) -> int | None:
+    """The count of one TRES in a list of sacct's TRES entries; None when it is not there."""
     for entry in entries or []:
         if entry.get("type") == kind and entry.get("name") == name:
-            return int(entry.get("count") or 0)
-    return 0
+            count = entry.get("count")
+            return None if count is None else int(count)
+    return None
 
 
 def usage_line(job: dict) -> UsageLine | None:
-    """A job of ``sacct --json`` as a UsageLine (None for a job that never started)."""
+    """A job of ``sacct --json`` as a UsageLine (None for a job that never started).
+
+    GPU use comes from the steps' gres/gpuutil (percent; the highest step average) and
+    gres/gpumem (bytes; the highest step maximum) when the cluster accounts them: Slurm records
+    them with the gpu/nvml plugin (AutoDetect=nvml) and AccountingStorageTRES including gres/gpu
+    or them; otherwise they are absent and stay None ("not reported")."""
     state = slurm_state((job.get("state") or {}).get("current", ""))
     times = job.get("time") or {}
     if state == "pending" or not times.get("start"):
@@ -691,15 +825,23 @@ def usage_line(job: dict) -> UsageLine | None:
     allocated = (job.get("tres") or {}).get("allocated") or []
     steps = job.get("steps") or []
     cpu_seconds = 0.0
-    mem_max = None
+    mem_max = gpu_util = gpu_mem = None
     for step in steps:
         total = (step.get("time") or {}).get("total") or {}
         cpu_seconds += (total.get("seconds") or 0) + (total.get("microseconds") or 0) / 1e6
-        # sacct names the step's measured maxima "requested.max" (MaxRSS is "mem", in bytes).
-        used = ((step.get("tres") or {}).get("requested") or {}).get("max") or []
+        # sacct names the step's measured usage "requested" (TRESUsageIn*): "max" holds the
+        # maxima (MaxRSS is "mem", in bytes), "average" the averages over the step's tasks.
+        measured = (step.get("tres") or {}).get("requested") or {}
+        used = measured.get("max") or []
         rss = _tres(used, "mem")
         if rss:
             mem_max = max(mem_max or 0, rss / 1024 / 1024)
+        peak = _tres_count(used, "gres", "gpumem")
+        if peak is not None:
+            gpu_mem = max(gpu_mem or 0, peak / 1024 / 1024)
+        util = _tres_count(measured.get("average") or [], "gres", "gpuutil")
+        if util is not None:
+            gpu_util = max(gpu_util or 0, util)
     mem_requested = _tres(allocated, "mem") or None
     return UsageLine(
         external_id=str(job.get("job_id")),
@@ -715,4 +857,111 @@ def usage_line(job: dict) -> UsageLine | None:
         cpu_seconds_used=round(cpu_seconds, 3) if steps else None,
         mem_mb_requested=mem_requested,
         mem_mb_max=round(mem_max, 3) if mem_max is not None else None,
+        gpu_util_percent=float(gpu_util) if gpu_util is not None else None,
+        gpu_mem_mb_max=round(gpu_mem, 3) if gpu_mem is not None else None,
     )
+
+
+# -- sacct --json, read as it arrives ------------------------------------------------------
+
+READ_BYTES = 1 << 20
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _sacct_time(when: datetime) -> str:
+    """A time as sacct's -S/-E read it with TZ=UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class _Cursor:
+    """A position in a JSON text that arrives in pieces; what was read is let go."""
+
+    def __init__(self, pieces: Iterator[str]):
+        self.pieces = pieces
+        self.text = ""
+        self.pos = 0
+        self.ended = False
+
+    def more(self, at_least: int = 1) -> bool:
+        """Append at least ``at_least`` more characters (fewer at the end); False at the end."""
+        if self.ended:
+            return False
+        self.text = self.text[self.pos :]
+        self.pos = 0
+        had = len(self.text)
+        while len(self.text) < had + max(1, at_least):
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.ended = True
+                break
+            self.text += piece
+        return len(self.text) > had
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            self.pos = _WHITESPACE.match(self.text, self.pos).end()
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.more():
+                return ""
+
+    def expect(self, allowed: str) -> str:
+        found = self.peek()
+        if not found or found not in allowed:
+            raise ValueError(f"expected one of {allowed!r}, found {found or 'the end'!r}")
+        self.pos += 1
+        return found
+
+    def value(self):
+        """The next whole JSON value, parsed by the standard library's decoder."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError:
+                # Cut off by the end of what has arrived, or invalid: read as much again.
+                if not self.more(len(self.text) - self.pos):
+                    raise
+                continue
+            if end == len(self.text) and isinstance(value, int | float) and not self.ended:
+                self.more()  # a number at the edge may go on in the next piece
+                continue
+            self.pos = end
+            return value
+
+
+def sacct_jobs(pieces: Iterator[str]) -> Iterator[dict]:
+    """The jobs of a ``sacct --json`` document (``{"meta": ..., "errors": ..., "jobs": [...]}``
+    in any key order) one at a time, from the text in pieces; the other keys are read and
+    dropped. Only one job is held at a time. Not JSON, or not that shape, is ValueError."""
+    cursor = _Cursor(pieces)
+    cursor.expect("{")
+    if cursor.peek() == "}":
+        cursor.pos += 1
+    else:
+        while True:
+            key = cursor.value()
+            if not isinstance(key, str):
+                raise ValueError(f"expected a key, found {key!r}")
+            cursor.expect(":")
+            if key == "jobs" and cursor.peek() == "[":
+                cursor.pos += 1
+                if cursor.peek() == "]":
+                    cursor.pos += 1
+                else:
+                    while True:
+                        job = cursor.value()
+                        if isinstance(job, dict):
+                            yield job
+                        if cursor.expect(",]") == "]":
+                            break
+            else:
+                cursor.value()
+            if cursor.expect(",}") == "}":
+                break
+    if cursor.peek():
+        raise ValueError("extra data after the document")

@@ -2,5 +2,6 @@
 
 from .clusters import *  # noqa: F403
 from .jobs import *  # noqa: F403
+from .provisioning import *  # noqa: F403
 from .sync import *  # noqa: F403
 from .usage import *  # noqa: F403

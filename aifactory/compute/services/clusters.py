@@ -6,13 +6,13 @@ Only operators (``cluster.manage``) change these; ``actor=None`` is the system (
 server). Bad input raises ValidationError naming the field, nothing is written.
 """
 
+import logging
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aifactory.core.errors import ServiceError
@@ -22,12 +22,15 @@ from aifactory.core.services import audit_record, diff_fields
 from ..backends.base import BackendError, Limits
 from ..models import Backend, Cluster, ClusterAccount, Partition
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "CONFIG_KEYS",
     "cluster_create",
     "cluster_update",
     "partition_set",
     "cluster_account_set",
+    "cluster_accounts_from_claims",
     "allocation_provision",
     "allocation_limits",
 ]
@@ -48,6 +51,7 @@ CONFIG_KEYS: dict[str, dict[str, type | tuple]] = {
         "run_as": str,
         "seconds_per_minute": float,
         "kill_grace_seconds": float,
+        "oidc_username_claim": str,
     },
     Backend.SLURM: {
         "mode": ("rest", "cli"),
@@ -66,8 +70,12 @@ CONFIG_KEYS: dict[str, dict[str, type | tuple]] = {
         "scancel": str,
         "sacct": str,
         "sacctmgr": str,
+        "oidc_username_claim": str,
     },
 }
+# The claim of the identity provider that carries people's username on the cluster
+# (``config.oidc_username_claim``, e.g. "preferred_username"): a top-level claim name.
+CLAIM_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 
 
 # --- field checks ------------------------------------------------------------------------------
@@ -179,6 +187,18 @@ def _config(backend: str, value: Any) -> dict:
             raise ValidationError({"config.rest_url": _("Enter an http:// or https:// address.")})
     if cleaned.get("run_as") in FORBIDDEN_USERNAMES:
         raise ValidationError({"config.run_as": _("Jobs never run as root or slurm.")})
+    if "oidc_username_claim" in cleaned:
+        claim = cleaned["oidc_username_claim"].strip()
+        if not CLAIM_RE.fullmatch(claim):
+            raise ValidationError(
+                {
+                    "config.oidc_username_claim": _(
+                        "Name one claim of the identity provider, such as preferred_username: "
+                        "up to 100 letters, digits and _ . : / -"
+                    )
+                }
+            )
+        cleaned["oidc_username_claim"] = claim
     return cleaned
 
 
@@ -354,9 +374,59 @@ def partition_set(
 
 def cluster_account_set(*, actor, cluster: Cluster, user, username: str) -> ClusterAccount:
     """Map a person to their username on the cluster (their jobs run as it). Root, slurm and
-    names outside ``[a-z_][a-z0-9_-]{0,31}`` are refused; a username belongs to one person."""
+    names outside ``[a-z_][a-z0-9_-]{0,31}`` are refused; a username belongs to one person.
+    An operator's mapping replaces one that came from the identity provider, and the provider's
+    claim never changes it afterwards."""
     require_actor(actor, "cluster.manage", cluster)
-    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username.strip()):
+    account, _changed = _account_write(
+        actor=actor, cluster=cluster, user=user, username=_username(username), source="operator"
+    )
+    return account
+
+
+def cluster_accounts_from_claims(*, user, claims: dict) -> list[ClusterAccount]:
+    """After a sign-in with the identity provider: the person's username on each cluster whose
+    settings name a claim (``config.oidc_username_claim``), taken from that claim.
+
+    The system acts (audited as ``system``). A cluster without the setting, or a claim the
+    provider did not send, changes nothing; a mapping an operator made stays as it is; a changed
+    claim changes the mapping that came from it. A value that is no valid username, or a username
+    someone else has on the cluster, is logged and skipped: the sign-in goes on. Returns the
+    mappings written or changed."""
+    written = []
+    clusters = Cluster.objects.filter(config__has_key="oidc_username_claim").order_by("name")
+    for cluster in clusters:
+        claim = cluster.config.get("oidc_username_claim")
+        if not claim or claims.get(claim) is None:
+            continue
+        try:
+            account, changed = _account_write(
+                actor=None,
+                cluster=cluster,
+                user=user,
+                username=_username(claims[claim]),
+                source="oidc",
+                changes={"claim": claim},
+            )
+        except (ValidationError, ServiceError) as exc:
+            message = " ".join(exc.messages) if isinstance(exc, ValidationError) else exc.message
+            logger.warning(
+                "Cluster %s: no username for user %s from the claim %s=%r: %s",
+                cluster.name,
+                user.pk,
+                claim,
+                str(claims[claim])[:100],
+                message,
+            )
+            continue
+        if changed:
+            written.append(account)
+    return written
+
+
+def _username(value: Any) -> str:
+    """A username jobs may run as (the Slurm backend's ``check_username`` accepts it too)."""
+    if not isinstance(value, str) or not USERNAME_RE.fullmatch(value.strip()):
         raise ValidationError(
             {
                 "username": _(
@@ -365,39 +435,62 @@ def cluster_account_set(*, actor, cluster: Cluster, user, username: str) -> Clus
                 )
             }
         )
-    username = username.strip()
-    if username in FORBIDDEN_USERNAMES:
+    value = value.strip()
+    if value in FORBIDDEN_USERNAMES:
         raise ValidationError({"username": _("Jobs never run as root or slurm.")})
-    taken = ClusterAccount.objects.filter(cluster=cluster, username=username).exclude(user=user)
-    if taken.exists():
-        raise ServiceError(
+    return value
+
+
+def _account_write(
+    *, actor, cluster: Cluster, user, username: str, source: str, changes: dict | None = None
+) -> tuple[ClusterAccount, bool]:
+    """Create or change the person's account on the cluster, audited; returns it and whether
+    it changed. A username belongs to one person on a cluster; the provider (``source="oidc"``)
+    never changes a mapping an operator made."""
+
+    def taken() -> ServiceError:
+        return ServiceError(
             _("The username %(username)s belongs to someone else on this cluster.")
             % {"username": username},
             field="username",
         )
+
+    if (
+        ClusterAccount.objects.filter(cluster=cluster, username=username)
+        .exclude(user=user)
+        .exists()
+    ):
+        raise taken()
     try:
         with transaction.atomic():
             account, created = ClusterAccount.objects.select_for_update().get_or_create(
-                cluster=cluster, user=user, defaults={"username": username}
+                cluster=cluster, user=user, defaults={"username": username, "source": source}
             )
-            old = "" if created else account.username
-            if not created and account.username != username:
-                account.username = username
-                account.save(update_fields=["username", "updated_at"])
-            if created or old != username:
+            if not created and source == "oidc" and account.source != "oidc":
+                return account, False
+            old_username = "" if created else account.username
+            old_source = "" if created else account.source
+            if created or (old_username, old_source) == (username, source):
+                changed = created
+            else:
+                account.username, account.source = username, source
+                account.save(update_fields=["username", "source", "updated_at"])
+                changed = True
+            if changed:
                 audit_record(
                     actor=actor,
                     action="cluster.account_set",
                     obj=cluster,
-                    changes={"user": user.pk, "username": [old, username]},
+                    changes={
+                        "user": user.pk,
+                        "username": [old_username, username],
+                        "source": [old_source, source],
+                        **(changes or {}),
+                    },
                 )
     except IntegrityError:
-        raise ServiceError(
-            _("The username %(username)s belongs to someone else on this cluster.")
-            % {"username": username},
-            field="username",
-        ) from None
-    return account
+        raise taken() from None
+    return account, changed
 
 
 # --- provisioning ------------------------------------------------------------------------------
@@ -409,18 +502,20 @@ def allocation_limits(allocation, today=None) -> Limits:
 
     Slurm compares ``GrpTRESMins`` with the account's running total (no decay, no reset), so the
     limit is everything the allocation has used so far plus what its current tranche still
-    holds: Slurm then stops exactly where the portal does."""
+    holds: Slurm then stops exactly where the portal does. Outside its period, or once ended,
+    nothing is left: the limit is what it used, so the scheduler starts no more of its jobs."""
     from .jobs import job_budget
     from .usage import usage_totals
 
-    budget = job_budget(allocation, today)
+    budget = job_budget(allocation, today) if allocation.status == "active" else {}
     used = usage_totals(allocation)
     granted = _granted_keys(allocation)
 
     def minutes(resource):
         if resource not in granted:
             return None
-        total = Decimal(str(budget[resource]["available"])) + Decimal(str(used[resource]))
+        left = budget[resource]["available"] if resource in budget else 0
+        total = Decimal(str(left)) + Decimal(str(used[resource]))
         return int(total * 60)
 
     return Limits(gpu_minutes=minutes("gpu_hours"), cpu_minutes=minutes("cpu_core_hours"))
@@ -433,8 +528,9 @@ def _granted_keys(allocation) -> set[str]:
 def allocation_provision(*, actor, allocation, cluster: Cluster, today=None) -> Limits:
     """Create or update the allocation's account on the cluster, with the project's members who
     have a username there, and its limits (what its current tranche still holds), so the
-    scheduler itself stops jobs once the budget is spent."""
-    from ..backends import backend_for
+    scheduler itself stops jobs once the budget is spent. The periodic reconcile
+    (provisioning.py) does the same by itself; this is the operator's "now"."""
+    from .provisioning import provision_wanted, provision_write
 
     require_actor(actor, "cluster.manage", cluster)
     if not allocation.slurm_account:
@@ -444,31 +540,11 @@ def allocation_provision(*, actor, allocation, cluster: Cluster, today=None) -> 
             _("This allocation is for the cluster %(name)s.") % {"name": allocation.cluster},
             field="cluster",
         )
-    members = allocation.project.members.values_list("user_id", flat=True)
-    usernames = sorted(
-        ClusterAccount.objects.filter(cluster=cluster, user_id__in=members).values_list(
-            "username", flat=True
-        )
-    )
-    limits = allocation_limits(allocation, today)
+    usernames, limits = provision_wanted(allocation, cluster, today)
     try:
-        backend_for(cluster).provision(allocation.slurm_account, usernames, limits)
+        provision_write(cluster, allocation, usernames, limits, actor=actor)
     except BackendError as exc:
         raise ServiceError(
             _("The cluster did not take the account: %(error)s") % {"error": exc}
         ) from exc
-    audit_record(
-        actor=actor,
-        action="allocation.limit_change",
-        obj=allocation.project,
-        changes={
-            "allocation": allocation.pk,
-            "cluster": cluster.name,
-            "account": allocation.slurm_account,
-            "usernames": usernames,
-            "gpu_minutes": limits.gpu_minutes,
-            "cpu_minutes": limits.cpu_minutes,
-            "at": timezone.now(),
-        },
-    )
     return limits

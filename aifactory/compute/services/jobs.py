@@ -4,7 +4,10 @@ cancellation and resubmission.
 A job is written as ``pending_submission`` first and handed to the backend after the commit, so a
 scheduler that is down never loses a job and never leaves a half-written one: the job stays
 ``pending_submission`` and the status sync retries it with backoff (15 s, 30 s, ... up to 10
-minutes). A scheduler that answers no fails the job with its reason.
+minutes). A scheduler that answers no fails the job with its reason. Every attempt but the first
+asks the backend whether the job is there already (``find``: its job key and user), so a
+submission the scheduler accepted just before the portal stopped, or whose answer was lost, is
+adopted rather than submitted twice.
 
 Budget: a job may cost at most GPUs × time limit GPU hours and CPUs × time limit CPU core hours.
 For each of the two that the allocation grants, that must fit in what its current tranche still
@@ -19,7 +22,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +45,7 @@ from ..models import (
     UsageRecord,
 )
 from .clusters import _whole
+from .provisioning import job_provision
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +72,8 @@ BACKOFF_FIRST = 15  # seconds; doubles at every failed attempt
 BACKOFF_MAX = 600
 # While one process hands a job to the backend, others leave it alone for this long.
 DISPATCH_LEASE = timedelta(minutes=2)
+# Stored (in plain English like the schedulers' reasons) when a retry finds the job submitted.
+ADOPTED_REASON = "found in the scheduler after an interrupted submission"
 PLACES = Decimal("0.000001")
 
 
@@ -533,16 +539,30 @@ def job_dispatch_now(job: Job, now=None) -> Job:
 def _dispatch(job: Job, now) -> Job:
     from ..backends import backend_for
 
-    claimed = (
-        Job.objects.filter(pk=job.pk, state=JobState.PENDING_SUBMISSION)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + DISPATCH_LEASE)
-    )
+    waiting = Job.objects.filter(pk=job.pk, state=JobState.PENDING_SUBMISSION)
+    before = waiting.values("next_attempt_at", "submit_attempts").first()
+    if before is None or (before["next_attempt_at"] and before["next_attempt_at"] > now):
+        return job
+    # Claimed only if nobody claimed it since we looked (compare and set on next_attempt_at).
+    previous = before["next_attempt_at"]
+    if previous is None:
+        waiting = waiting.filter(next_attempt_at__isnull=True)
+    else:
+        waiting = waiting.filter(next_attempt_at=previous)
+    claimed = waiting.update(next_attempt_at=now + DISPATCH_LEASE)
     if not claimed:
         return job
+    # Not the first attempt (an earlier one failed, or its process stopped before recording the
+    # result and the lease ran out): the scheduler may already hold the job, so look first.
+    retry = previous is not None or before["submit_attempts"] > 0
     job = Job.objects.select_related("allocation", "project", "cluster").get(pk=job.pk)
     try:
-        external_id = backend_for(job.cluster).submit(_spec(job))
+        backend = backend_for(job.cluster)
+        external_id = _find_submitted(backend, job) if retry else None
+        adopted = external_id is not None
+        if not adopted:
+            job_provision(job)  # its account and user on the scheduler, once
+            external_id = backend.submit(_spec(job))
     except BackendRefused as exc:
         return _dispatch_refused(job, str(exc), now)
     except BackendUnavailable as exc:
@@ -560,13 +580,33 @@ def _dispatch(job: Job, now) -> Job:
         job_transition(
             locked,
             JobState.PENDING,
+            reason=ADOPTED_REASON if adopted else "",
             submitted_at=timezone.now(),
             external_id=str(external_id)[:64],
             next_attempt_at=None,
             last_error="",
             submit_attempts=locked.submit_attempts + 1,
         )
+    if adopted:
+        logger.warning(
+            "job %s: adopted scheduler job %s from an interrupted submission",
+            locked.reference,
+            locked.external_id,
+        )
     return locked
+
+
+def _find_submitted(backend, job: Job) -> str | None:
+    """The scheduler's id of this job if an earlier attempt already handed it over (its job key
+    and user, in the allocation's account, submitted since the job was written, with a minute
+    for clocks that differ)."""
+    found = backend.find(
+        job.reference,
+        job.username,
+        account=job.allocation.slurm_account,
+        since=job.created_at - timedelta(minutes=1),
+    )
+    return str(found) if found else None
 
 
 def _dispatch_later(job: Job, error: str, now) -> Job:

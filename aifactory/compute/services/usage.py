@@ -3,8 +3,11 @@
 Ingestion reads the accounting since the cluster's watermark minus an overlap, and writes one
 ``UsageRecord`` per (cluster, job id, step), updating it in place when it is read again; so a
 re-run never counts twice, and a missed cycle is caught up because the watermark only moves after
-a successful read. Records of jobs the portal never saw are kept and reach their allocation by
-the Slurm account.
+a successful read. A long catch-up is read one ``WINDOW`` (a day) at a time, each window stored
+``CHUNK`` lines at a time as the backend hands them over, and the watermark moves past a window
+once it is stored: memory follows a chunk, not the backlog, and a failure half-way costs only
+the window it happened in (read again next time, and upserted, so never counted twice). Records
+of jobs the portal never saw are kept and reach their allocation by the Slurm account.
 
 Only the job's own line (step "") counts in budgets and totals: a job's steps run inside its
 allocation, so adding them would count the same hours twice. Steps are kept for efficiency.
@@ -48,6 +51,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ALERT_THRESHOLDS",
     "OVERLAP",
+    "WINDOW",
     "usage_ingest",
     "usage_record_values",
     "usage_totals",
@@ -62,6 +66,8 @@ __all__ = [
 ]
 
 OVERLAP = timedelta(minutes=5)
+# A catch-up reads the accounting one day at a time, and moves the watermark after each day.
+WINDOW = timedelta(days=1)
 ALERT_THRESHOLDS = (75, 90, 100)
 BUDGET_RESOURCES = (Resource.GPU_HOURS, Resource.CPU_CORE_HOURS)
 SUMMED = ("gpu_hours", "cpu_core_hours", "billing", "energy_kwh", "co2_kg")
@@ -149,16 +155,59 @@ def usage_ingest(
     # may be ahead of the clock), so nothing that ends meanwhile is skipped next time.
     read_at = min(now, timezone.now()) if now else timezone.now()
     since = (cluster.usage_watermark - OVERLAP) if cluster.usage_watermark else _epoch(cluster)
-    lines = backend_for(cluster).accounting(since)
+    backend = backend_for(cluster)
     touched: set = set()
-    for start in range(0, len(lines), CHUNK):
-        touched |= _ingest_chunk(cluster, lines[start : start + CHUNK], reported)
-    Cluster.objects.filter(pk=cluster.pk).update(usage_watermark=read_at)
-    cluster.usage_watermark = read_at
-    alerts = 0
-    for allocation in Allocation.objects.filter(pk__in=touched).select_related("project"):
-        alerts += len(budget_alerts(allocation))
-    return {"lines": len(lines), "allocations": len(touched), "alerts": alerts}
+    count = 0
+    try:
+        for start, end in _windows(since, read_at):
+            last = end >= read_at
+            count += _ingest_window(
+                cluster, backend, start, None if last else end, reported, touched
+            )
+            # Past this window only now that all of it is stored: a failure in a later window
+            # leaves the watermark here, and the next run reads that window again.
+            mark = read_at if last else end
+            Cluster.objects.filter(pk=cluster.pk).update(usage_watermark=mark)
+            cluster.usage_watermark = mark
+    finally:
+        # Also when a later window failed: the stored windows will not be read again.
+        alerts = 0
+        for allocation in Allocation.objects.filter(pk__in=touched).select_related("project"):
+            alerts += len(budget_alerts(allocation))
+    return {"lines": count, "allocations": len(touched), "alerts": alerts}
+
+
+def _windows(since: datetime, until: datetime):
+    """[since, until) in steps of ``WINDOW`` (at least one step)."""
+    start = min(since, until)
+    while True:
+        end = min(start + WINDOW, until)
+        yield start, end
+        if end >= until:
+            return
+        start = end
+
+
+def _ingest_window(cluster, backend, since, until, reported, touched: set) -> int:
+    """Read one window as the backend hands it over and store it ``CHUNK`` lines at a time
+    (never splitting one job's lines), so the window is never held whole. Returns the count."""
+    lines = backend.accounting(since, until)
+    batch: list[UsageLine] = []
+    count = 0
+    try:
+        for line in lines:
+            if len(batch) >= CHUNK and line.external_id != batch[-1].external_id:
+                touched.update(_ingest_chunk(cluster, batch, reported))
+                batch = []
+            batch.append(line)
+            count += 1
+        if batch:
+            touched.update(_ingest_chunk(cluster, batch, reported))
+    finally:
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()  # stops the scheduler's command when a chunk failed
+    return count
 
 
 def _ingest_chunk(cluster: Cluster, lines: list[UsageLine], reported) -> set:
@@ -350,7 +399,9 @@ def _settle_jobs(lines: list[UsageLine], jobs: dict[str, Job], reported) -> None
 
 
 def _efficiency(job: Job, own: UsageLine, job_lines: list[UsageLine]) -> dict:
-    """CPU: CPU seconds used / (cores × elapsed); memory: the largest use / what was asked."""
+    """CPU: CPU seconds used / (cores × elapsed); memory: the largest use / what was asked.
+    Where the cluster measures GPUs: "gpu", the GPU utilisation (the highest the lines report,
+    as a share); "gpu_memory_mb", the largest GPU memory use in MB."""
     result = dict(job.efficiency or {})
     cpu_seconds = own.cpu_seconds_used
     if cpu_seconds is None:
@@ -365,6 +416,12 @@ def _efficiency(job: Job, own: UsageLine, job_lines: list[UsageLine]) -> dict:
     requested = own.mem_mb_requested or job.mem_mb
     if peaks and requested:
         result["memory"] = round(float(max(peaks)) / requested, 3)
+    utils = [line.gpu_util_percent for line in job_lines if line.gpu_util_percent is not None]
+    if utils:
+        result["gpu"] = round(float(max(utils)) / 100, 3)
+    gpu_peaks = [line.gpu_mem_mb_max for line in job_lines if line.gpu_mem_mb_max is not None]
+    if gpu_peaks:
+        result["gpu_memory_mb"] = round(float(max(gpu_peaks)), 1)
     return result
 
 

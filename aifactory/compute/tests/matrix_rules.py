@@ -1,5 +1,6 @@
 """Authorization rules of the compute app's URLs (collected by core/tests/test_authorization.py):
-the API's in matrix_api.py, the portal pages' in matrix_pages.py (when the pages exist)."""
+the API's in matrix_api.py, the portal pages' in matrix_pages.py (when the pages exist), the
+operators' cluster pages' in matrix_cluster_pages.py."""
 
 import importlib
 import importlib.util
@@ -7,8 +8,9 @@ import importlib.util
 from . import matrix_api
 
 PARTS = [matrix_api]
-if importlib.util.find_spec(f"{__package__}.matrix_pages"):
-    PARTS.append(importlib.import_module(f"{__package__}.matrix_pages"))
+for _name in ("matrix_pages", "matrix_cluster_pages"):
+    if importlib.util.find_spec(f"{__package__}.{_name}"):
+        PARTS.append(importlib.import_module(f"{__package__}.{_name}"))
 
 RULES: dict = {}
 for _part in PARTS:

@@ -207,13 +207,17 @@ def slurm_accounts(slurm_backend):
         return account
 
     yield make
+    drop_accounts(made)
+
+
+def drop_accounts(made: list[str]) -> None:
+    """Cancel the accounts' jobs and delete them: Slurm removes an account only once no job of it
+    is left (the users' default account is scripts/slurm/up.sh's "sandbox", never one of these)."""
     if not made:
         return
-    # Slurm removes an account only once no job of it is left (the users' default account is
-    # scripts/slurm/up.sh's "sandbox", so these are never a default).
     accounts = ",".join(made)
     subprocess.run(["scancel", "-A", accounts], capture_output=True, timeout=30, check=False)
-    end = time.monotonic() + 20
+    end = time.monotonic() + 30
     while time.monotonic() < end:
         left = subprocess.run(
             ["squeue", "-h", "-A", accounts], capture_output=True, text=True, timeout=30
@@ -222,7 +226,7 @@ def slurm_accounts(slurm_backend):
             break
         time.sleep(0.5)
     subprocess.run(
-        ["sacctmgr", "-i", "delete", "account", *made], capture_output=True, timeout=30, check=False
+        ["sacctmgr", "-i", "delete", "account", *made], capture_output=True, timeout=60, check=False
     )
 
 

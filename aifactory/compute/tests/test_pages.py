@@ -170,6 +170,18 @@ def test_submission_errors_name_the_field(team, project, cluster, accounts):
     assert not Job.objects.exists()
 
 
+def test_scripts_from_a_browser_lose_their_carriage_returns(team, project, cluster, accounts):
+    """Browsers end a textarea's lines with CRLF; bash would run "sleep 1\r" and fail."""
+    data = form_data(project, cluster, script="echo one\r\nsleep 1\r\n")
+    assert client_for(team["member"]).post("/jobs/new/", data).status_code == 302
+    params = {"params.script": "echo two\r\necho three\r\n"}
+    data = form_data(project, cluster, template="script", script="", **params)
+    assert client_for(team["member"]).post("/jobs/new/", data).status_code == 302
+    own, templated = Job.objects.get(template=""), Job.objects.get(template="script")
+    assert own.script == "echo one\nsleep 1\n" and "\r" not in templated.script
+    assert templated.params == {"script": "echo two\necho three\n"}
+
+
 # --- a job, live -------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""`aifactory clusters add|list|partition|account|sync`: see aifactory/compute/cli_clusters.py."""
+"""`aifactory clusters add|update|list|partition|account|sync`: see aifactory/compute/cli_clusters.py."""
 
 from django.core.management.base import BaseCommand
 from django.utils import translation
@@ -8,7 +8,8 @@ from aifactory.compute import cli_clusters
 
 class Command(BaseCommand):
     help = (
-        "Compute clusters: `clusters add NAME --backend local|slurm ...`, `clusters list`, "
+        "Compute clusters: `clusters add NAME --backend local|slurm ...`, "
+        "`clusters update NAME [--title T] [--config KEY=VALUE ...]`, `clusters list`, "
         "`clusters partition NAME PART ...`, `clusters account NAME --user EMAIL --username U`, "
         "`clusters sync NAME`."
     )
