@@ -9,6 +9,8 @@ The operators' cluster forms name their fields as services.clusters names them i
 (``rates.gpu_hour``, ``config.workdir_root``), for the same reason.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -19,7 +21,7 @@ from aifactory.core.forms import PortalForm
 
 from . import job_templates
 from .models import Backend, JobState
-from .services.clusters import CONFIG_KEYS
+from .services.clusters import CONFIG_KEYS, SERVER_ONLY_KEYS
 
 PARAM = "params."
 DEFAULTS = {"gpus": 0, "cpus": 1, "mem_mb": 4096, "time_limit_minutes": 60}
@@ -171,8 +173,6 @@ YES_NO = [("", _("the backend's default")), ("true", _("yes")), ("false", _("no"
 # the API and the docs use the same names).
 CONFIG_HELP = {
     "mode": _("rest: slurmrestd with a token per user; cli: the Slurm commands on this machine."),
-    "rest_url": _("The address of slurmrestd, e.g. http://127.0.0.1:6820."),
-    "jwt_key_path": _("The HS256 key file Slurm checks tokens with; the portal signs with it."),
     "admin_user": _("The cluster user whose token reads the status of all jobs."),
     "workdir_root": _("Required: the folder on the cluster in which each job gets its own."),
     "cluster_name": _("The cluster's name in Slurm (ClusterName), for sacct."),
@@ -199,6 +199,11 @@ FIGURES = {
 }
 
 
+def _web_keys(backend: str) -> dict:
+    """The backend's settings operators set on the web: all but the server-only ones."""
+    return {k: v for k, v in CONFIG_KEYS[backend].items() if k not in SERVER_ONLY_KEYS}
+
+
 def _config_field(key: str, kind) -> forms.Field:
     common = {"label": key, "required": False, "help_text": CONFIG_HELP.get(key, "")}
     if isinstance(kind, tuple):
@@ -214,7 +219,9 @@ class ClusterForm(PortalForm):
     """A new cluster (``cluster=None``: name and backend are asked) or an existing one's settings
     and figures. The backend settings are one field each, named ``config.<key>`` as the service
     names them in its errors; a new cluster shows the settings of every backend and uses those of
-    the backend chosen. Fields left empty keep the default (new) or the value (existing)."""
+    the backend chosen. Fields left empty keep the default (new) or the value (existing).
+    The server-only settings (SERVER_ONLY_KEYS) are no fields: the edit page shows them, and a
+    change keeps them as they are."""
 
     name = forms.CharField(
         label=_("Name"),
@@ -237,7 +244,7 @@ class ClusterForm(PortalForm):
                 self.fields[name] = forms.IntegerField(label=label, required=False)
         backends = [cluster.backend] if cluster else list(Backend.values)
         for backend in backends:
-            for key, kind in CONFIG_KEYS[backend].items():
+            for key, kind in _web_keys(backend).items():
                 self.fields[CONFIG + key] = _config_field(key, kind)
         if cluster is None:
             del self.fields["is_active"]
@@ -258,22 +265,33 @@ class ClusterForm(PortalForm):
         figures = [self[n] for n in FIGURES]
         sets = [(_("Cluster"), general), (_("Billing and energy"), figures)]
         if self.cluster:
-            keys = CONFIG_KEYS[self.cluster.backend]
+            keys = _web_keys(self.cluster.backend)
             legend = BACKEND_LEGENDS[self.cluster.backend]
             return [*sets, (legend, [self[CONFIG + key] for key in keys])]
         # A new cluster: each backend's own settings, then those every backend has (once).
-        shared = set.intersection(*(set(CONFIG_KEYS[b]) for b in Backend.values))
+        shared = set.intersection(*(set(_web_keys(b)) for b in Backend.values))
         for backend in Backend.values:
-            own = [self[CONFIG + key] for key in CONFIG_KEYS[backend] if key not in shared]
+            own = [self[CONFIG + key] for key in _web_keys(backend) if key not in shared]
             sets.append((BACKEND_LEGENDS[backend], own))
         if shared:
-            common = [self[CONFIG + k] for k in CONFIG_KEYS[Backend.values[0]] if k in shared]
+            common = [self[CONFIG + k] for k in _web_keys(Backend.values[0]) if k in shared]
             sets.append((_("Settings of every backend"), common))
         return sets
 
+    def server_settings(self) -> list[tuple[str, Any]]:
+        """(key, value) of the cluster's server-only settings, for the page to show."""
+        if self.cluster is None:
+            return []
+        config = self.cluster.config or {}
+        keys = CONFIG_KEYS[self.cluster.backend]
+        return [(key, config[key]) for key in keys if key in SERVER_ONLY_KEYS and key in config]
+
     def _config(self, backend: str) -> dict:
         config = {}
-        for key, kind in CONFIG_KEYS[backend].items():
+        if self.cluster is not None:  # kept as they are: only the server changes them
+            current = self.cluster.config or {}
+            config = {k: v for k, v in current.items() if k in SERVER_ONLY_KEYS}
+        for key, kind in _web_keys(backend).items():
             value = self.cleaned_data.get(CONFIG + key)
             if value in (None, ""):
                 continue

@@ -242,7 +242,9 @@ class SlurmBackend:
         if key:
             return mint_token(key, username, lifetime=int(self.config["jwt_lifetime_seconds"]))
         # Without the key, a token from the environment serves the admin user's reads only.
-        token = os.environ.get(self.config.get("jwt_token_env") or "", "")
+        # Only Slurm's own variables: never one of the portal's secrets (SECRET_KEY, DATABASE_URL).
+        env = self.config.get("jwt_token_env") or ""
+        token = os.environ.get(env, "") if re.fullmatch(r"SLURM_[A-Z0-9_]+", env) else ""
         if token and username == self.config.get("admin_user"):
             return token
         raise BackendUnavailable(

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONFIG_KEYS",
+    "SERVER_ONLY_KEYS",
     "cluster_create",
     "cluster_update",
     "partition_set",
@@ -71,8 +72,27 @@ CONFIG_KEYS: dict[str, dict[str, type | tuple]] = {
         "sacct": str,
         "sacctmgr": str,
         "oidc_username_claim": str,
+        "provision": bool,
     },
 }
+# Settings only the server's administrator sets (the CLI on the server, ``actor=None``), never a
+# person through the web or the API: the commands the worker runs (as root, they would run
+# anything), the environment variable whose value the backend sends as a token (it could name
+# SECRET_KEY), and where the signing key is read and the signed tokens are sent.
+SERVER_ONLY_KEYS = frozenset(
+    {
+        "sbatch",
+        "squeue",
+        "scancel",
+        "sacct",
+        "sacctmgr",
+        "jwt_token_env",
+        "jwt_key_path",
+        "rest_url",
+    }
+)
+# The environment variables ``config.jwt_token_env`` may name: Slurm's own, never the portal's.
+TOKEN_ENV_RE = re.compile(r"^SLURM_[A-Z0-9_]+$")
 # The claim of the identity provider that carries people's username on the cluster
 # (``config.oidc_username_claim``, e.g. "preferred_username"): a top-level claim name.
 CLAIM_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
@@ -185,6 +205,16 @@ def _config(backend: str, value: Any) -> dict:
         rest_url = cleaned.get("rest_url", "")
         if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
             raise ValidationError({"config.rest_url": _("Enter an http:// or https:// address.")})
+        token_env = cleaned.get("jwt_token_env", "")
+        if token_env and not TOKEN_ENV_RE.fullmatch(token_env):
+            raise ValidationError(
+                {
+                    "config.jwt_token_env": _(
+                        "Name an environment variable that starts with SLURM_, in capitals, "
+                        "digits and _ (e.g. SLURM_JWT)."
+                    )
+                }
+            )
     if cleaned.get("run_as") in FORBIDDEN_USERNAMES:
         raise ValidationError({"config.run_as": _("Jobs never run as root or slurm.")})
     if "oidc_username_claim" in cleaned:
@@ -200,6 +230,23 @@ def _config(backend: str, value: Any) -> dict:
             )
         cleaned["oidc_username_claim"] = claim
     return cleaned
+
+
+def _server_only(actor, config: dict, current: dict) -> None:
+    """A person (web, API) may not set or change a server-only setting; keeping the value the
+    cluster has is fine. The system (``actor=None``, the CLI on the server) may."""
+    if actor is None:
+        return
+    for key in sorted(SERVER_ONLY_KEYS):
+        if config.get(key) != current.get(key):
+            raise ValidationError(
+                {
+                    f"config.{key}": _(
+                        "Set on the server: aifactory clusters update NAME --config %(key)s=VALUE."
+                    )
+                    % {"key": key}
+                }
+            )
 
 
 def _backend(value: Any) -> str:
@@ -265,6 +312,7 @@ def cluster_create(
     backend = _backend(backend)
     title = _title("title", title)
     config = _config(backend, config)
+    _server_only(actor, config, {})
     fields = _figures(rates=rates, power=power, pue=pue, grid=grid, sync_seconds=sync_seconds)
     if Cluster.objects.filter(name=name).exists():
         raise ServiceError(_("A cluster with this name exists already."), field="name")
@@ -298,7 +346,8 @@ def cluster_update(
     is_active: bool | None = None,
 ) -> Cluster:
     """Change what was given (None leaves a value as it is). ``config`` replaces the settings;
-    the backend and the name stay (jobs and usage refer to them)."""
+    the backend and the name stay (jobs and usage refer to them). A person (not the CLI) must
+    give the server-only settings (SERVER_ONLY_KEYS) as they are."""
     require_actor(actor, "cluster.manage", cluster)
     data = _figures(rates=rates, power=power, pue=pue, grid=grid, sync_seconds=sync_seconds)
     if title is not None:
@@ -311,6 +360,8 @@ def cluster_update(
         data["is_active"] = is_active
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if "config" in data:
+            _server_only(actor, data["config"], locked.config or {})
         changed = diff_fields(locked, data)
         if changed:
             locked.save()
@@ -390,9 +441,14 @@ def cluster_accounts_from_claims(*, user, claims: dict) -> list[ClusterAccount]:
 
     The system acts (audited as ``system``). A cluster without the setting, or a claim the
     provider did not send, changes nothing; a mapping an operator made stays as it is; a changed
-    claim changes the mapping that came from it. A value that is no valid username, or a username
-    someone else has on the cluster, is logged and skipped: the sign-in goes on. Returns the
-    mappings written or changed."""
+    claim changes the mapping that came from it. A value that is no valid username, a username
+    someone else has on the cluster, or one that jobs or usage on the cluster recorded for
+    another person (a real cluster user who has not signed in yet must not be claimed by a
+    look-alike identity), is logged and skipped: the sign-in goes on. Returns the mappings
+    written or changed.
+
+    The claim must be one the identity provider sets from the site's directory, never one
+    people can edit themselves; operators' mappings are the safe default."""
     written = []
     clusters = Cluster.objects.filter(config__has_key="oidc_username_claim").order_by("name")
     for cluster in clusters:
@@ -400,11 +456,13 @@ def cluster_accounts_from_claims(*, user, claims: dict) -> list[ClusterAccount]:
         if not claim or claims.get(claim) is None:
             continue
         try:
+            username = _username(claims[claim])
+            _not_recorded_for_others(cluster, user, username)
             account, changed = _account_write(
                 actor=None,
                 cluster=cluster,
                 user=user,
-                username=_username(claims[claim]),
+                username=username,
                 source="oidc",
                 changes={"claim": claim},
             )
@@ -422,6 +480,25 @@ def cluster_accounts_from_claims(*, user, claims: dict) -> list[ClusterAccount]:
         if changed:
             written.append(account)
     return written
+
+
+def _not_recorded_for_others(cluster: Cluster, user, username: str) -> None:
+    """Refuse a claimed username that jobs or usage records on the cluster hold for another
+    person: it is someone's real account there, whatever the identity provider says."""
+    from ..models import Job, UsageRecord
+
+    recorded = (
+        Job.objects.filter(cluster=cluster, username=username).exclude(user=user).exists()
+        or UsageRecord.objects.filter(cluster=cluster, username=username)
+        .exclude(user=user)
+        .exists()
+    )
+    if recorded:
+        raise ServiceError(
+            _("The username %(username)s belongs to someone else on this cluster.")
+            % {"username": username},
+            field="username",
+        )
 
 
 def _username(value: Any) -> str:
@@ -503,18 +580,20 @@ def allocation_limits(allocation, today=None) -> Limits:
     Slurm compares ``GrpTRESMins`` with the account's running total (no decay, no reset), so the
     limit is everything the allocation has used so far plus what its current tranche still
     holds: Slurm then stops exactly where the portal does. Outside its period, or once ended,
-    nothing is left: the limit is what it used, so the scheduler starts no more of its jobs."""
-    from .jobs import job_budget
+    only what its running and queued jobs may still use is left: the scheduler starts no new
+    work, and does not kill the jobs that run (Slurm kills running jobs at GrpTRESMins)."""
+    from .jobs import _reserved, job_budget
     from .usage import usage_totals
 
     budget = job_budget(allocation, today) if allocation.status == "active" else {}
+    reserved = _reserved(allocation) if not budget else {}
     used = usage_totals(allocation)
     granted = _granted_keys(allocation)
 
     def minutes(resource):
         if resource not in granted:
             return None
-        left = budget[resource]["available"] if resource in budget else 0
+        left = budget[resource]["available"] if resource in budget else reserved.get(resource, 0)
         total = Decimal(str(left)) + Decimal(str(used[resource]))
         return int(total * 60)
 

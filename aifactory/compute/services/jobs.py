@@ -70,8 +70,9 @@ NAME_MAX = 100
 KEY_MAX = 100
 BACKOFF_FIRST = 15  # seconds; doubles at every failed attempt
 BACKOFF_MAX = 600
-# While one process hands a job to the backend, others leave it alone for this long.
-DISPATCH_LEASE = timedelta(minutes=2)
+# While one process hands a job to the backend, others leave it alone for this long: longer than
+# the slowest attempt (find, provision and submit, each bounded by the backend's timeout).
+DISPATCH_LEASE = timedelta(minutes=5)
 # Stored (in plain English like the schedulers' reasons) when a retry finds the job submitted.
 ADOPTED_REASON = "found in the scheduler after an interrupted submission"
 PLACES = Decimal("0.000001")
@@ -561,7 +562,7 @@ def _dispatch(job: Job, now) -> Job:
         external_id = _find_submitted(backend, job) if retry else None
         adopted = external_id is not None
         if not adopted:
-            job_provision(job)  # its account and user on the scheduler, once
+            _provision_first(job)
             external_id = backend.submit(_spec(job))
     except BackendRefused as exc:
         return _dispatch_refused(job, str(exc), now)
@@ -571,9 +572,16 @@ def _dispatch(job: Job, now) -> Job:
         return _dispatch_later(job, str(exc), now)
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
+        ours = str(external_id)[:64]
         if locked.state != JobState.PENDING_SUBMISSION:
+            if locked.external_id == ours:
+                return locked  # a later attempt adopted this very job
+            if locked.external_id:
+                # A later attempt (our lease ran out) handed over another job: ours is one too many.
+                _cancel_quietly(locked, ours)
+                return locked
             # Cancelled while it was being handed over: cancel it in the scheduler too.
-            locked.external_id = str(external_id)[:64]
+            locked.external_id = ours
             locked.save(update_fields=["external_id", "updated_at"])
             _cancel_quietly(locked)
             return locked
@@ -650,11 +658,23 @@ def _dispatch_refused(job: Job, error: str, now) -> Job:
     return locked
 
 
-def _cancel_quietly(job: Job) -> None:
+def _provision_first(job: Job) -> None:
+    """The job's account and user on the scheduler before its first submission. Unreachable:
+    retried later like a submission; any other failure is logged and the job submitted anyway
+    (where the account is set up by other means, the scheduler is the judge)."""
+    try:
+        job_provision(job)
+    except BackendUnavailable:
+        raise
+    except Exception as exc:
+        logger.warning("job %s: its account was not provisioned first: %s", job.reference, exc)
+
+
+def _cancel_quietly(job: Job, external_id: str = "") -> None:
     from ..backends import backend_for
 
     try:
-        backend_for(job.cluster).cancel(job.external_id, job.username)
+        backend_for(job.cluster).cancel(external_id or job.external_id, job.username)
     except BackendError as exc:
         logger.warning("could not cancel %s in the scheduler: %s", job.reference, exc)
 

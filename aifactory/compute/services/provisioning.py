@@ -10,8 +10,10 @@ no scheduler call.
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from aifactory.access.models import Allocation
@@ -21,7 +23,11 @@ from ..models import AccountProvision, Cluster, ClusterAccount, Job
 
 logger = logging.getLogger(__name__)
 
+# How long after a job's end its usage is surely read (many sync cycles).
+SETTLE = timedelta(minutes=30)
+
 __all__ = [
+    "provisioned_here",
     "provision_wanted",
     "provision_record",
     "provision_write",
@@ -29,6 +35,17 @@ __all__ = [
     "clusters_provision_due",
     "job_provision",
 ]
+
+
+def provisioned_here(cluster: Cluster, allocation) -> bool:
+    """Whether the portal keeps this account: not when the cluster's accounts are managed by
+    other means (``config.provision: false``) or the allocation was imported from another
+    system (``external_id``), which sets its limits itself."""
+    return (
+        bool(allocation.slurm_account)
+        and not allocation.external_id
+        and cluster.config.get("provision", True) is not False
+    )
 
 
 def provision_wanted(allocation, cluster: Cluster, today=None) -> tuple[list[str], Limits]:
@@ -104,6 +121,18 @@ def provision_write(cluster: Cluster, allocation, usernames, limits: Limits, act
     )
 
 
+def _closed(record, allocation, active: set, last_end) -> bool:
+    """An ended allocation whose account was written after its end and after its last job
+    ended (with time for that job's usage to be read): nothing can change it any more, so the
+    reconcile skips it without working out its limits again."""
+    if record.last_error or record.provisioned_at is None or allocation.pk in active:
+        return False
+    written = timezone.localtime(record.provisioned_at)
+    if written.date() <= allocation.end:
+        return False
+    return last_end is None or record.provisioned_at > last_end + SETTLE
+
+
 def cluster_provision_due(cluster: Cluster, today=None) -> dict[str, int]:
     """Write every account on the cluster whose members or limits differ from what was last
     written: live allocations, and ended ones once more so their limits close at what they used.
@@ -116,13 +145,24 @@ def cluster_provision_due(cluster: Cluster, today=None) -> dict[str, int]:
         .select_related("project")
         .prefetch_related("tranches")
     )
+    from .jobs import ACTIVE_STATES
+
+    jobs = Job.objects.filter(cluster=cluster).order_by().values("allocation_id")
+    active = set(jobs.filter(state__in=ACTIVE_STATES).values_list("allocation_id", flat=True))
+    last_end = dict(jobs.annotate(last=Max("ended_at")).values_list("allocation_id", "last"))
     counts = {"written": 0, "unchanged": 0, "failed": 0}
     for allocation in allocations:
+        if not provisioned_here(cluster, allocation):
+            continue
         live = allocation.start <= today <= allocation.end and allocation.status == "active"
-        if not live and allocation.pk not in records:
+        record = records.get(allocation.pk)
+        if not live and record is None:
             continue  # never on the scheduler, nothing to close
+        if not live and _closed(record, allocation, active, last_end.get(allocation.pk)):
+            counts["unchanged"] += 1
+            continue
         usernames, limits = provision_wanted(allocation, cluster, today)
-        if _same(records.get(allocation.pk), allocation, usernames, limits):
+        if _same(record, allocation, usernames, limits):
             counts["unchanged"] += 1
             continue
         try:
@@ -150,7 +190,7 @@ def job_provision(job: Job, today=None) -> None:
     job's user in it (a new allocation or a new member would otherwise be refused by Slurm).
     Raises the backend's errors, so the dispatch retries or fails the job as for a submission."""
     allocation = job.allocation
-    if allocation is None or not allocation.slurm_account:
+    if allocation is None or not provisioned_here(job.cluster, allocation):
         return  # nothing to write; a scheduler that needs an account refuses the job itself
     record = AccountProvision.objects.filter(cluster=job.cluster, allocation=allocation).first()
     if (

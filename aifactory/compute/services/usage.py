@@ -68,6 +68,8 @@ __all__ = [
 OVERLAP = timedelta(minutes=5)
 # A catch-up reads the accounting one day at a time, and moves the watermark after each day.
 WINDOW = timedelta(days=1)
+# At most this many windows per sync cycle, so a long catch-up never holds up the status sync.
+WINDOWS_PER_RUN = 31
 ALERT_THRESHOLDS = (75, 90, 100)
 BUDGET_RESOURCES = (Resource.GPU_HOURS, Resource.CPU_CORE_HOURS)
 SUMMED = ("gpu_hours", "cpu_core_hours", "billing", "energy_kwh", "co2_kg")
@@ -159,7 +161,7 @@ def usage_ingest(
     touched: set = set()
     count = 0
     try:
-        for start, end in _windows(since, read_at):
+        for n, (start, end) in enumerate(_windows(since, read_at), start=1):
             last = end >= read_at
             count += _ingest_window(
                 cluster, backend, start, None if last else end, reported, touched
@@ -169,12 +171,23 @@ def usage_ingest(
             mark = read_at if last else end
             Cluster.objects.filter(pk=cluster.pk).update(usage_watermark=mark)
             cluster.usage_watermark = mark
-    finally:
-        # Also when a later window failed: the stored windows will not be read again.
-        alerts = 0
-        for allocation in Allocation.objects.filter(pk__in=touched).select_related("project"):
-            alerts += len(budget_alerts(allocation))
-    return {"lines": count, "allocations": len(touched), "alerts": alerts}
+            if n >= WINDOWS_PER_RUN:
+                break  # a long catch-up goes on at the next cycles; the status sync waits not
+    except BaseException:
+        # The stored windows will not be read again: their alerts now, without hiding the error.
+        try:
+            _alerts(touched)
+        except Exception:
+            logger.exception("budget alerts after a failed usage read of %s", cluster.name)
+        raise
+    return {"lines": count, "allocations": len(touched), "alerts": _alerts(touched)}
+
+
+def _alerts(allocation_ids) -> int:
+    return sum(
+        len(budget_alerts(allocation))
+        for allocation in Allocation.objects.filter(pk__in=allocation_ids).select_related("project")
+    )
 
 
 def _windows(since: datetime, until: datetime):

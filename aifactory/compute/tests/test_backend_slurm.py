@@ -344,3 +344,20 @@ def test_tokens_and_exit_codes_as_slurm_makes_them():
     assert decoded == {"exp": 1_060, "iat": 1_000, "sun": "aifuser1"}
     assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": "HS256", "typ": "JWT"}
     assert [wait_status_exit_code(s) for s in (0, 768, 15, 9, None)] == [0, 3, 143, 137, None]
+
+
+def test_a_token_from_the_environment_only_from_a_slurm_variable(monkeypatch, tmp_path):
+    """Without the key, the admin user's token may come from the environment, but only from a
+    SLURM_* variable: a cluster saved before the check cannot send the portal's secrets."""
+    monkeypatch.setenv("SECRET_KEY", "the portal's secret")
+    monkeypatch.setenv("SLURM_JWT_TEST", "a token from scontrol")
+    missing = str(tmp_path / "no-key")
+    leak = make_backend(
+        str(tmp_path), jwt_key_path=missing, jwt_token_env="SECRET_KEY", admin_user="slurmrest"
+    )
+    with pytest.raises(BackendUnavailable, match="no JWT key"):
+        leak._token("slurmrest")
+    fine = make_backend(
+        str(tmp_path), jwt_key_path=missing, jwt_token_env="SLURM_JWT_TEST", admin_user="slurmrest"
+    )
+    assert fine._token("slurmrest") == "a token from scontrol"

@@ -8,7 +8,7 @@ from django.test import Client
 
 from aifactory.compute import services
 from aifactory.compute.models import Cluster, ClusterAccount, Partition
-from aifactory.compute.services.clusters import CONFIG_KEYS
+from aifactory.compute.services.clusters import CONFIG_KEYS, SERVER_ONLY_KEYS
 from aifactory.core.models import AuditEvent
 
 from .helpers import *  # noqa: F403 - the fixtures
@@ -33,8 +33,6 @@ def slurm_data(**more):
         "grid": "60",
         "sync_seconds": "20",
         "config.mode": "rest",
-        "config.rest_url": "http://10.0.0.5:6820",
-        "config.jwt_key_path": "/etc/slurm/jwt_hs256.key",
         "config.admin_user": "slurmrest",
         "config.workdir_root": "/project/scratch/aifactory",
         "config.create_workdir": "false",
@@ -58,17 +56,16 @@ def test_operator_adds_a_slurm_cluster_with_its_settings(team):
     page = client.get("/clusters/new/").content.decode()
     assert 'name="config.workdir_root"' in page and 'name="config.max_jobs"' in page
     assert 'name="rates.gpu_hour"' in page and 'name="pue"' in page
-    # Every backend setting once, also those both backends have.
+    # Every backend setting once, also those both backends have; the server-only ones never.
     for key in {key for keys in CONFIG_KEYS.values() for key in keys}:
-        assert page.count(f'name="config.{key}"') == 1, key
+        expected = 0 if key in SERVER_ONLY_KEYS else 1
+        assert page.count(f'name="config.{key}"') == expected, key
     response = client.post("/clusters/new/", slurm_data())
     assert response.status_code == 302 and response["Location"] == "/clusters/#cluster-meluxina"
     cluster = Cluster.objects.get(name="meluxina")
     assert cluster.backend == "slurm" and cluster.title == "MeluXina-AI"
     assert cluster.config == {
         "mode": "rest",
-        "rest_url": "http://10.0.0.5:6820",
-        "jwt_key_path": "/etc/slurm/jwt_hs256.key",
         "admin_user": "slurmrest",
         "workdir_root": "/project/scratch/aifactory",
         "create_workdir": False,
@@ -95,7 +92,6 @@ def test_a_local_cluster_with_defaults(team):
     ("change", "field", "message"),
     [
         ({"config.workdir_root": ""}, "config.workdir_root", "Give the folder on the cluster"),
-        ({"config.rest_url": "ftp://x"}, "config.rest_url", "Enter an http:// or https://"),
         ({"config.timeout_seconds": "soon"}, "config.timeout_seconds", "Enter a whole number."),
         ({"pue": "0.8"}, "pue", "A PUE is 1 or more."),
         ({"name": "Melu Xina"}, "name", "lower-case letters"),
@@ -184,6 +180,107 @@ def test_a_bad_change_shows_the_field_and_changes_nothing(team, cluster):
     assert Cluster.objects.values().get(pk=cluster.pk) == before
     assert "cluster.update" not in audit_actions(cluster)
     assert client.get("/clusters/nowhere/edit/").status_code == 404
+
+
+# --- settings only the server sets ---------------------------------------------------------------
+
+SERVER_ONLY = "Set on the server: aifactory clusters update NAME --config"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sacctmgr", "/tmp/evil.sh"),
+        ("rest_url", "http://attacker.example:6820"),
+        ("jwt_token_env", "SLURM_JWT"),
+        ("jwt_key_path", "/etc/slurm/jwt_hs256.key"),
+    ],
+)
+def test_a_web_operator_cannot_set_a_server_only_setting(team, api, key, value):
+    """The form has no such field (one posted by hand is ignored); the API, which passes the
+    settings as given, is refused with the error on the field, and nothing is saved."""
+    client = client_for(team["operator"])
+    assert f'name="config.{key}"' not in client.get("/clusters/new/").content.decode()
+    response = client.post("/clusters/new/", slurm_data(**{f"config.{key}": value}))
+    assert response.status_code == 302
+    assert key not in Cluster.objects.get(name="meluxina").config
+    body = {"name": "other", "backend": "slurm", "config": {"workdir_root": "/w", key: value}}
+    response = api(team["operator"]).post("/clusters", body)
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [f"config.{key}"]
+    assert SERVER_ONLY in str(response.json()["errors"])
+    assert not Cluster.objects.filter(name="other").exists()
+
+
+def test_server_only_settings_on_the_edit_page(team, compute_dir):
+    """The CLI (actor None) sets them; the edit page shows them read-only, a web change keeps
+    them, and a change of them through the service by a person is refused and saves nothing."""
+    from django.core.exceptions import ValidationError
+
+    cluster = services.cluster_create(
+        actor=None,
+        name="meluxina",
+        backend="slurm",
+        config={
+            "workdir_root": "/w",
+            "rest_url": "http://10.0.0.5:6820",
+            "sacctmgr": "/opt/slurm/bin/sacctmgr",
+            "jwt_token_env": "SLURM_JWT",
+        },
+    )
+    client = client_for(team["operator"])
+    url = f"/clusters/{cluster.name}/edit/"
+    page = client.get(url).content.decode()
+    assert 'name="config.rest_url"' not in page and 'name="config.sacctmgr"' not in page
+    assert '<dd id="server-setting-rest_url"><code>http://10.0.0.5:6820</code>' in page
+    assert '<dd id="server-setting-sacctmgr"><code>/opt/slurm/bin/sacctmgr</code>' in page
+    # A web edit keeps them; a server-only value posted by hand is not a field and is ignored.
+    data = {"title": "MeluXina", "config.workdir_root": "/w2", "config.rest_url": "http://x:1"}
+    response = client.post(url, data)
+    assert response.status_code == 302
+    cluster.refresh_from_db()
+    assert cluster.title == "MeluXina"
+    assert cluster.config == {
+        "workdir_root": "/w2",
+        "rest_url": "http://10.0.0.5:6820",
+        "sacctmgr": "/opt/slurm/bin/sacctmgr",
+        "jwt_token_env": "SLURM_JWT",
+    }
+    before = Cluster.objects.values().get(pk=cluster.pk)
+    for key, value in [
+        ("sacctmgr", "/tmp/evil.sh"),
+        ("rest_url", "http://attacker.example:6820"),
+        ("rest_url", None),  # taking it away is a change too
+    ]:
+        config = dict(cluster.config, **{key: value})
+        config = {k: v for k, v in config.items() if v is not None}
+        with pytest.raises(ValidationError) as error:
+            services.cluster_update(actor=team["operator"], cluster=cluster, config=config)
+        assert list(error.value.error_dict) == [f"config.{key}"]
+        assert SERVER_ONLY in " ".join(error.value.messages)
+    assert Cluster.objects.values().get(pk=cluster.pk) == before
+    # A person giving them as they are is fine; the CLI changes them.
+    services.cluster_update(actor=team["operator"], cluster=cluster, config=dict(cluster.config))
+    services.cluster_update(
+        actor=None, cluster=cluster, config=dict(cluster.config, sacctmgr="/usr/bin/sacctmgr")
+    )
+    cluster.refresh_from_db()
+    assert cluster.config["sacctmgr"] == "/usr/bin/sacctmgr"
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "slurm_jwt", "SLURM_"])
+def test_the_token_variable_is_one_of_slurms_for_everyone(db, name):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        services.cluster_create(
+            actor=None,
+            name="meluxina",
+            backend="slurm",
+            config={"workdir_root": "/w", "jwt_token_env": name},
+        )
+    assert list(error.value.error_dict) == ["config.jwt_token_env"]
+    assert not Cluster.objects.exists()
 
 
 # --- partitions --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from aifactory.accounts.tests.test_oidc import (  # noqa: F401 - fixtures
     sign_in,
 )
 from aifactory.compute import services
-from aifactory.compute.models import Cluster, ClusterAccount
+from aifactory.compute.models import Cluster, ClusterAccount, Job
 from aifactory.core.models import AuditEvent
 
 from .helpers import *  # noqa: F403 - the fixtures
@@ -257,6 +257,42 @@ def test_a_username_someone_else_has_on_the_cluster_is_refused(idp, live_server,
     assert "laptop" in messages[0] and "belongs to someone else" in messages[0]
     assert "meluxina" in messages[1] and "belongs to someone else" in messages[1]
     assert ClusterAccount.objects.filter(username="ghoffmann").count() == 1
+
+
+def test_a_username_jobs_or_usage_recorded_for_another_person_is_refused(team, compute_dir, caplog):
+    """A look-alike identity (preferred_username=alice) may not take a real cluster user's name
+    before they sign in: jobs or usage on the cluster recorded for someone else (or for no one
+    the portal knows) keep it from the claim. The person's own records do not."""
+    from .helpers import open_project, usage
+
+    cluster = make_cluster(config={"max_jobs": 2, "oidc_username_claim": "preferred_username"})
+    allocation = open_project(team, cluster.name).allocations.get()
+    # alice used the cluster outside the portal; bob's job ran from the portal as the PI.
+    usage(cluster, allocation, "101", cpu_core_hours=1, username="alice")
+    common = {"project": allocation.project, "allocation": allocation, "cluster": cluster}
+    common.update(script="true", time_limit_minutes=1, name="run")
+    Job.objects.create(reference="J-1", user=team["pi"], username="bob", **common)
+    Job.objects.create(reference="J-2", user=team["member"], username="mem", **common)
+    usage(cluster, allocation, "102", username="mem", user=team["member"])
+
+    intruder = team["outsider"]
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for name in ("alice", "bob", "mem"):
+            claims = {"preferred_username": name}
+            assert services.cluster_accounts_from_claims(user=intruder, claims=claims) == []
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(messages) == 3 and all("belongs to someone else" in m for m in messages)
+    assert not ClusterAccount.objects.filter(user=intruder).exists()
+
+    # The member's own records: their claim maps them; a name no one used maps too.
+    [account] = services.cluster_accounts_from_claims(
+        user=team["member"], claims={"preferred_username": "mem"}
+    )
+    assert (account.username, account.source) == ("mem", "oidc")
+    [account] = services.cluster_accounts_from_claims(
+        user=intruder, claims={"preferred_username": "newcomer"}
+    )
+    assert account.username == "newcomer"
 
 
 def broken_hook(*, user, claims):

@@ -216,3 +216,63 @@ def test_operators_see_the_accounts_written_and_the_last_error(
     AccountProvision.objects.update(last_error="sacctmgr: connection refused")
     page = client.get(f"/clusters/{cluster.name}/accounts/").content.decode()
     assert "Last attempt failed: sacctmgr: connection refused" in page
+
+
+def test_an_ended_allocation_keeps_room_for_its_running_jobs(team, cluster, allocation, accounts):
+    services.cluster_provision_due(cluster)
+    usage(cluster, allocation, "u1", gpu_hours=1, cpu_core_hours=2)
+    job = services.job_submit(
+        actor=team["member"],
+        project=allocation.project,
+        cluster=cluster,
+        script="sleep 1",
+        gpus=1,
+        cpus=2,
+        time_limit_minutes=30,
+    )
+    assert job.state in ("pending_submission", "pending", "running")
+    after_end = allocation.end + timedelta(days=1)
+    services.cluster_provision_due(cluster, today=after_end)
+    record = AccountProvision.objects.get(allocation=allocation)
+    # Used (60 GPU min, 120 core min) + what the job may still use (30 GPU min, 60 core min).
+    assert (record.gpu_minutes, record.cpu_minutes) == (90, 180)
+
+
+def test_accounts_managed_elsewhere_are_left_alone(
+    team, cluster, allocation, accounts, compute_dir
+):
+    type(allocation).objects.filter(pk=allocation.pk).update(external_id="coldfront:42")
+    assert services.cluster_provision_due(cluster) == {"written": 0, "unchanged": 0, "failed": 0}
+    elsewhere = make_cluster(
+        name="elsewhere",
+        backend="slurm",
+        config={
+            "mode": "cli",
+            "workdir_root": str(compute_dir),
+            "sacctmgr": "/nonexistent/sacctmgr",
+            "provision": False,
+        },
+    )
+    open_project(team, elsewhere.name)
+    assert services.cluster_provision_due(elsewhere) == {"written": 0, "unchanged": 0, "failed": 0}
+    assert not AccountProvision.objects.exists()
+
+
+def test_a_closed_account_is_not_worked_out_again(team, cluster, allocation, accounts):
+    services.cluster_provision_due(cluster)
+    record = AccountProvision.objects.get(allocation=allocation)
+    after_end = allocation.end + timedelta(days=1)
+    # Written (closed) after its end, no job ever: skipped without a scheduler call.
+    AccountProvision.objects.filter(pk=record.pk).update(
+        provisioned_at=timezone.now()
+        + timedelta(days=allocation.end.toordinal() - timezone.localdate().toordinal() + 1)
+    )
+    usage(cluster, allocation, "late", gpu_hours=1)  # would change the limits if worked out
+    assert services.cluster_provision_due(cluster, today=after_end) == {
+        "written": 0,
+        "unchanged": 1,
+        "failed": 0,
+    }
+    # Not closed yet (written before its end): worked out and written.
+    AccountProvision.objects.filter(pk=record.pk).update(provisioned_at=timezone.now())
+    assert services.cluster_provision_due(cluster, today=after_end)["written"] == 1

@@ -32,7 +32,7 @@ from aifactory.compute.backends import backend_for
 from aifactory.compute.backends.base import BackendUnavailable
 from aifactory.compute.backends.slurm import sacct_jobs, usage_line
 from aifactory.compute.models import Job, JobState, UsageRecord
-from aifactory.compute.services.usage import OVERLAP, WINDOW
+from aifactory.compute.services.usage import OVERLAP, WINDOW, WINDOWS_PER_RUN
 
 from .helpers import *  # noqa: F403 - the fixtures
 from .helpers import make_cluster
@@ -275,6 +275,26 @@ def test_a_catch_up_reads_one_day_at_a_time(fake_slurm, allocation):
     # Next cycle: one window from the watermark minus the overlap.
     services.usage_ingest(cluster)
     assert len(calls(folder)) == 5
+
+
+def test_a_long_catch_up_goes_on_over_several_cycles(fake_slurm, allocation):
+    cluster, folder = fake_slurm
+    mark = timezone.now() - WINDOW * (WINDOWS_PER_RUN + 3.5)
+    type(cluster).objects.filter(pk=cluster.pk).update(usage_watermark=mark)
+    cluster.refresh_from_db()
+    since = cluster.usage_watermark - OVERLAP
+    write_accounting(folder, [])
+    services.usage_ingest(cluster)
+    cluster.refresh_from_db()
+    assert len(calls(folder)) == WINDOWS_PER_RUN
+    first_run_mark = since + WINDOWS_PER_RUN * WINDOW
+    assert cluster.usage_watermark == first_run_mark
+    services.usage_ingest(cluster)  # the rest: from the watermark (minus the overlap) to now
+    cluster.refresh_from_db()
+    second = calls(folder)[WINDOWS_PER_RUN:]
+    assert second[0][0] == int((first_run_mark - OVERLAP).timestamp())
+    assert 4 <= len(second) <= 5  # 3.5 days and the overlaps
+    assert cluster.usage_watermark > timezone.now() - timedelta(minutes=1)
 
 
 def test_backend_window_leaves_out_jobs_that_ran_outside_it(fake_slurm, allocation):
