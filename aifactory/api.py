@@ -159,6 +159,10 @@ def register_routers() -> None:
     from aifactory.catalog.api import router as catalog_router
     from aifactory.compute.api import router as compute_router
     from aifactory.core.api import router as core_router
+    from aifactory.data.datasets_api import router as datasets_router
+    from aifactory.data.dcat_api import router as dcat_router
+    from aifactory.data.harvest_api import router as harvest_router
+    from aifactory.data.requests_api import router as data_requests_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", core_router)
@@ -171,6 +175,10 @@ def register_routers() -> None:
     api.add_router("/", cases_router)
     api.add_router("/", readiness_router)
     api.add_router("/", compute_router)
+    api.add_router("/", datasets_router)
+    api.add_router("/", data_requests_router)
+    api.add_router("/", dcat_router)
+    api.add_router("/", harvest_router)
 
 
 register_routers()

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "aifactory.advisor",
     "aifactory.access",
     "aifactory.compute",
+    "aifactory.data",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,58 @@ ACCESS_MIN_PEER_REVIEWS = int(env("ACCESS_MIN_PEER_REVIEWS", "2"))
 # Where an accepted application's allocation runs unless the operator names another cluster.
 ACCESS_DEFAULT_CLUSTER = env("ACCESS_DEFAULT_CLUSTER", "local")
 ACCESS_DEFAULT_PARTITION = env("ACCESS_DEFAULT_PARTITION", "")
+# Data services: where dataset files are kept — "disk" (a folder, the embedded default) or "s3"
+# (S3-compatible object storage: DATA_S3_BUCKET, DATA_S3_ENDPOINT_URL, DATA_S3_REGION and the usual
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Resumable uploads are staged on local disk in
+# DATA_UPLOAD_DIR, which must hold the largest upload, then moved into the storage.
+DATA_STORAGE = env("DATA_STORAGE", "disk")
+DATA_FILES_DIR = Path(env("AIFACTORY_DATA_FILES_DIR", str(DATA_DIR / "datasets"))).resolve()
+DATA_UPLOAD_DIR = Path(env("AIFACTORY_DATA_UPLOAD_DIR", str(DATA_DIR / "uploads"))).resolve()
+DATA_S3_BUCKET = env("DATA_S3_BUCKET")
+DATA_S3_ENDPOINT_URL = env("DATA_S3_ENDPOINT_URL")
+DATA_S3_REGION = env("DATA_S3_REGION", "us-east-1")
+DATA_S3_PREFIX = env("DATA_S3_PREFIX", "datasets/")
+# The largest file one version may hold, in megabytes (uploads and fetched references).
+DATA_MAX_FILE_MB = int(env("DATA_MAX_FILE_MB", "10240"))
+# Unfinished resumable uploads are dropped after this many hours.
+DATA_UPLOAD_HOURS = int(env("DATA_UPLOAD_HOURS", "48"))
+# Read-only SQL and previews: at most this many rows and seconds; DuckDB's memory and threads.
+DATA_QUERY_MAX_ROWS = int(env("DATA_QUERY_MAX_ROWS", "1000"))
+DATA_QUERY_SECONDS = float(env("DATA_QUERY_SECONDS", "10"))
+DATA_DUCKDB_MEMORY = env("DATA_DUCKDB_MEMORY", "512MB")
+DATA_DUCKDB_THREADS = int(env("DATA_DUCKDB_THREADS", "2"))
+# Access to restricted data: a grant lasts at most this many days (the request names its duration).
+DATA_MAX_GRANT_DAYS = int(env("DATA_MAX_GRANT_DAYS", "365"))
+# Fetching by reference and harvesting: hosts that resolve to private, loopback or link-local
+# addresses are refused (no server-side request forgery) unless listed here (tests, an intranet).
+DATA_FETCH_ALLOW_HOSTS = env_list("DATA_FETCH_ALLOW_HOSTS")
+DATA_FETCH_TIMEOUT = float(env("DATA_FETCH_TIMEOUT", "30"))
+# s3:// references are read anonymously (public objects) from this endpoint; empty: AWS.
+DATA_FETCH_S3_ENDPOINT_URL = env("DATA_FETCH_S3_ENDPOINT_URL")
+# Called after a dataset's listing changes, with record= (a catalogue record) and listed=; the
+# catalogue lists published datasets in its search and matchmaking (data imports no catalogue).
+DATA_LISTING_HOOKS = env_list(
+    "DATA_LISTING_HOOKS", "aifactory.catalog.services.dataset_listing_sync"
+)
+# How often the worker records expired grants and looks for harvest sources that are due.
+DATA_GRANTS_SECONDS = float(env("DATA_GRANTS_SECONDS", "600"))
+DATA_HARVEST_SECONDS = float(env("DATA_HARVEST_SECONDS", "300"))
+# The DCAT-AP export: the catalogue's title, description, publisher name and URI (its subject in
+# the RDF; the datasets' URIs are made from SITE_URL).
+DATA_CATALOG_TITLE = env("DATA_CATALOG_TITLE", "AI Factory Hub data catalogue")
+DATA_CATALOG_DESCRIPTION = env(
+    "DATA_CATALOG_DESCRIPTION",
+    "Datasets published on the AI Factory Hub, with their measured quality and access rights.",
+)
+DATA_CATALOG_PUBLISHER = env("DATA_CATALOG_PUBLISHER", "AI Factory Hub")
+DATA_CATALOG_URI = env("DATA_CATALOG_URI", SITE_URL + "/api/v1/dcat/catalog")
+# The largest DCAT-AP document a harvest source may return, in megabytes.
+DATA_HARVEST_MAX_MB = int(env("DATA_HARVEST_MAX_MB", "200"))
+# Third-party conformance data the tests use (DCAT-AP shapes and examples, csv-spectrum): the
+# shared folder beside the checkout; tests that need it skip when it is absent.
+CONFORMANCE_DIR = Path(
+    env("AIFACTORY_CONFORMANCE_DIR", str(BASE_DIR.parent.parent / "shared" / "conformance"))
+).resolve()
 # The local compute backend's folders: per cluster, the jobs' working folders, control files and logs.
 COMPUTE_DIR = Path(env("AIFACTORY_COMPUTE_DIR", str(DATA_DIR / "compute"))).resolve()
 

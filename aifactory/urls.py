@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("aifactory.advisor.urls")),
     path("", include("aifactory.access.urls")),
     path("", include("aifactory.compute.urls")),
+    path("", include("aifactory.data.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

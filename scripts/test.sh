@@ -37,19 +37,20 @@ if [[ -n "${AIFACTORY_TEST_EXTRAS:-}" ]]; then
 fi
 
 export AIFACTORY_ENV=test
-export AIFACTORY_DATA_DIR="${AIFACTORY_DATA_DIR:-$(mktemp -d)}"
+base="${AIFACTORY_DATA_DIR:-$(mktemp -d)}"
 PG_URL="${TEST_POSTGRES_URL:-postgres://aifactory:aifactory@127.0.0.1:5432/aifactory}"
-status=0
 
-if [[ "$which" == sqlite || "$which" == both ]]; then
+sqlite_pass() {
   echo "=== test suite on SQLite ==="
-  ruff_bin=.venv/bin/ruff
-  $ruff_bin check . && $ruff_bin format --check . || status=1
-  DATABASE_URL="sqlite:///$AIFACTORY_DATA_DIR/test.sqlite3" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-} || status=1
-fi
+  export AIFACTORY_DATA_DIR="$base/sqlite"
+  mkdir -p "$AIFACTORY_DATA_DIR"
+  DATABASE_URL="sqlite:///$AIFACTORY_DATA_DIR/test.sqlite3" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-}
+}
 
-if [[ "$which" == postgres || "$which" == both ]]; then
+postgres_pass() {
   echo "=== test suite on PostgreSQL ($PG_URL) ==="
+  export AIFACTORY_DATA_DIR="$base/postgres"
+  mkdir -p "$AIFACTORY_DATA_DIR"
   if .venv/bin/python - "$PG_URL" <<'PY'
 import sys, psycopg
 try:
@@ -59,10 +60,37 @@ except Exception as exc:
     sys.exit(1)
 PY
   then
-    DATABASE_URL="$PG_URL" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-} || status=1
+    DATABASE_URL="$PG_URL" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-}
   else
     echo "!!! SKIPPED: the PostgreSQL run needs a server at $PG_URL (set TEST_POSTGRES_URL); .ci/run starts one"
-    [[ "${CI:-}" == true ]] && status=1
+    [[ "${CI:-}" != true ]]
+  fi
+}
+
+status=0
+if [[ "$which" == sqlite || "$which" == both ]]; then
+  .venv/bin/ruff check . && .venv/bin/ruff format --check . || status=1
+fi
+
+if [[ "$which" == both && "${AIFACTORY_TEST_PARALLEL:-1}" == 1 ]]; then
+  # Both passes at once, one core each (AIFACTORY_TEST_PARALLEL=0: one after the other). The one
+  # Slurm cluster belongs to one pass (AIFACTORY_TEST_SLURM_DB, default: the SQLite pass), so the
+  # two never share its accounts, users and GPUs. The PostgreSQL pass prints when it is done.
+  export AIFACTORY_TEST_SLURM_DB="${AIFACTORY_TEST_SLURM_DB:-sqlite}"
+  pg_log="$base/postgres.log"
+  postgres_pass >"$pg_log" 2>&1 &
+  pg_pid=$!
+  sqlite_pass || status=1
+  pg_status=0
+  wait "$pg_pid" || pg_status=$?
+  cat "$pg_log"
+  (( pg_status == 0 )) || status=1
+else
+  if [[ "$which" == sqlite || "$which" == both ]]; then
+    sqlite_pass || status=1
+  fi
+  if [[ "$which" == postgres || "$which" == both ]]; then
+    postgres_pass || status=1
   fi
 fi
 exit $status

@@ -397,3 +397,39 @@ def catalog_index_pending(
             changes={"embedded": count, "model": get_embedder().name, "everything": everything},
         )
     return count
+
+
+def dataset_listing_sync(*, record: dict[str, Any], listed: bool) -> Offering | None:
+    """Keep the catalogue's listing of a dataset in step with the data app (a hook named in
+    settings.DATA_LISTING_HOOKS, so that the catalogue imports nothing from data): published
+    while the dataset is listed, archived when it is not. The data app owns these listings;
+    their moderation is the dataset's publication."""
+    external_id = record["external_id"]
+    offering = Offering.objects.select_for_update().filter(external_id=external_id).first()
+    if not listed:
+        if offering is not None and offering.status != Status.ARCHIVED:
+            offering.status = Status.ARCHIVED
+            offering.save(update_fields=["status", "updated_at"])
+            _audit(None, "offering.archive", offering, {"status": [Status.PUBLISHED, "archived"]})
+        return offering
+    organisation_id = record.pop("provider_organisation_id", None)
+    cleaned = clean_offering(record, required=REQUIRED)
+    if cleaned["type"] != OfferingType.DATASET:
+        raise ValidationError({"type": _("Only datasets are listed this way.")})
+    fields = {**cleaned, "status": Status.PUBLISHED}
+    organisation = _organisation(organisation_id)
+    fields["provider_organisation_id"] = organisation.pk if organisation else None
+    if offering is None:
+        offering = Offering(**{**FIELDS, **fields})
+        _derive(offering)
+        offering.save(force_insert=True)
+        _audit(None, "offering.import", offering, {"created": True, **cleaned})
+    else:
+        changes = diff_fields(offering, fields)
+        if not changes:
+            return offering
+        _derive(offering)
+        offering.save()
+        _audit(None, "offering.import", offering, changes)
+    _enqueue_embedding([offering.pk])
+    return offering

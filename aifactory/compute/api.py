@@ -257,6 +257,7 @@ def jobs_submit(request: HttpRequest, payload: JobIn):
         time_limit_minutes=minutes,
         name=payload.name,
         idempotency_key=_key(request, payload.idempotency_key),
+        datasets=payload.datasets,
     )
     return _created_or_found(job, since)
 

@@ -60,6 +60,13 @@ def add_arguments(parser) -> None:
         "--param", action="extend", nargs="+", metavar="K=V", help="a template parameter"
     )
     submit.add_argument("--name", default="", help="the job's name")
+    submit.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="SLUG[@N]",
+        help="a dataset the job reads (repeat for several); see AIFACTORY_DATASETS in the job",
+    )
     submit.add_argument("--idempotency-key", default="", metavar="KEY")
     submit.add_argument(
         "--user", required=True, metavar="EMAIL", help="the person it runs for (their rights)"
@@ -156,6 +163,7 @@ def _submit(o: dict) -> None:
             time_limit_minutes=minutes,
             name=o.get("name") or "",
             idempotency_key=o.get("idempotency_key") or "",
+            datasets=o.get("dataset") or [],
         )
     job.refresh_from_db()
     if o.get("json"):
@@ -188,6 +196,7 @@ def job_row(job: Job) -> dict:
         "mem_mb": job.mem_mb,
         "time_limit_minutes": job.time_limit_minutes,
         "max_cost": job.max_cost,
+        "datasets": job.datasets,
         "state": job.state,
         "reason": job.reason,
         "external_id": job.external_id,

@@ -86,6 +86,15 @@ class JobForm(PortalForm):
     time_limit_minutes = forms.IntegerField(
         label=_("Time limit (minutes)"), min_value=1, initial=DEFAULTS["time_limit_minutes"]
     )
+    datasets = forms.CharField(
+        label=_("Datasets"),
+        required=False,
+        max_length=2000,
+        help_text=_(
+            "Short names of the datasets the job reads, separated by spaces (name@2 for version "
+            "2). The job finds them in AIFACTORY_DATASETS."
+        ),
+    )
 
     def __init__(self, *args, projects=(), clusters=(), partitions=(), template="", **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,6 +161,7 @@ class JobForm(PortalForm):
             "cpus": data["cpus"],
             "mem_mb": data["mem_mb"],
             "time_limit_minutes": data["time_limit_minutes"],
+            "datasets": (data.get("datasets") or "").replace(",", " ").split(),
         }
         if data.get("template"):
             kwargs["template"] = data["template"]

@@ -133,6 +133,9 @@ class Job(BaseModel):
     name = models.CharField(_("name"), max_length=100)
     template = models.CharField(_("template"), max_length=50, blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # The datasets the job reads, resolved at submission (the grant is checked then):
+    # [{"slug", "dataset_id", "version", "files": [{"name", "location", "sha256"}]}]
+    datasets = models.JSONField(_("datasets"), default=list, blank=True)
     script = models.TextField(_("script"))
     gpus = models.PositiveSmallIntegerField(_("GPUs"), default=0)
     cpus = models.PositiveSmallIntegerField(_("CPU cores"), default=1)

@@ -143,6 +143,8 @@ class JobIn(Strict):
     params: dict[str, Any] | None = None
     name: str = ""
     idempotency_key: str = ""
+    # Datasets the job reads: "slug" (newest version) or "slug@N".
+    datasets: list[str] = []
 
 
 class ResubmitIn(Strict):
@@ -183,6 +185,7 @@ class JobOut(Schema):
     ended_at: datetime | None
     exit_code: int | None
     max_cost: dict[str, Any]
+    datasets: list[dict[str, Any]]
     created_at: datetime
 
     @staticmethod

@@ -17,5 +17,6 @@ def site(request):
         "can_view_jobs": allowed(user, "job.list_all")
         or (user.is_authenticated and user.project_memberships.exists()),
         "can_manage_clusters": allowed(user, "cluster.manage"),
+        "can_manage_harvest": allowed(user, "harvest.manage"),
         "staff_role": getattr(user, "staff_role", "") if user.is_authenticated else "",
     }

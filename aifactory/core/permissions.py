@@ -32,11 +32,16 @@ def org_role(user, organisation) -> str | None:
     """The person's membership role in the organisation, or None."""
     if not getattr(user, "is_authenticated", False) or organisation is None:
         return None
+    return _roles(user).get(organisation.pk)
+
+
+def _roles(user) -> dict:
+    """{organisation id: role} of a signed-in person, cached on the user for the request."""
     cache = getattr(user, "_org_roles", None)
     if cache is None:
         cache = dict(user.memberships.values_list("organisation_id", "role"))
         user._org_roles = cache
-    return cache.get(organisation.pk)
+    return cache
 
 
 def forget_roles(user) -> None:
@@ -140,6 +145,47 @@ def _project_role(user, project) -> str | None:
     if project is None or not _authenticated(user):
         return None
     return project.members.filter(user_id=user.pk).values_list("role", flat=True).first()
+
+
+def _publisher_member(user, dataset) -> bool:
+    return _member(user, getattr(dataset, "publisher", None))
+
+
+def _steward(user, dataset) -> bool:
+    """The publisher's data stewards: its managers and owners."""
+    return _manager(user, getattr(dataset, "publisher", None))
+
+
+def _granted(user, dataset) -> bool:
+    """A live grant to one of the person's organisations (restricted datasets)."""
+    if dataset is None or not _authenticated(user):
+        return False
+    from django.utils import timezone
+
+    return dataset.grants.filter(
+        organisation_id__in=list(_roles(user)),
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
+def _dataset_listed(user, dataset) -> bool:
+    return (
+        dataset is not None
+        and dataset.status == "published"
+        and dataset.access_rights != "internal"
+    )
+
+
+def _dataset_readable(user, dataset) -> bool:
+    if dataset is None or dataset.status != "published":
+        return False
+    rights = dataset.access_rights
+    return (
+        rights == "public"
+        or (rights == "registered" and _authenticated(user))
+        or (rights == "restricted" and _granted(user, dataset))
+    )
 
 
 def _either(*rules: Callable[..., bool]) -> Callable[..., bool]:
@@ -279,6 +325,41 @@ RULES: dict[str, Callable[..., bool]] = {
         and _authenticated(user)
     ),
     "job.list_all": _operator,
+    # Data (data app). A dataset's metadata is public once published, unless it is internal; its
+    # publisher's members see and edit their drafts and add versions; the publisher's data stewards
+    # (managers and owners) publish, set access rights, decide access requests, revoke grants and
+    # read the access log. Reading the data (download, preview, query, jobs) follows the access
+    # rights: public, registered (signed in), restricted (a live grant to one's organisation),
+    # internal (the publisher's members). Operators see every dataset's metadata and run harvesting,
+    # but read no restricted or internal data. The object of "dataset.create" is the organisation.
+    "dataset.view": _either(_dataset_listed, _publisher_member, _operator),
+    "dataset.list_all": _operator,
+    "dataset.create": _member,
+    "dataset.edit": _publisher_member,
+    "dataset.govern": _steward,
+    "dataset.read": _either(_dataset_readable, _publisher_member),
+    "dataset.request_access": lambda user, dataset=None: (
+        _authenticated(user)
+        and dataset is not None
+        and dataset.status == "published"
+        and dataset.access_rights == "restricted"
+        and not _publisher_member(user, dataset)
+    ),
+    "data_request.view": lambda user, req=None: (
+        req is not None
+        and _authenticated(user)
+        and (
+            req.requester_id == user.pk
+            or _manager(user, req.organisation)
+            or _steward(user, req.dataset)
+        )
+    ),
+    "data_request.withdraw": lambda user, req=None: (
+        req is not None and _authenticated(user) and req.requester_id == user.pk
+    ),
+    "data_request.decide": lambda user, req=None: req is not None and _steward(user, req.dataset),
+    "access_log.view": _steward,
+    "harvest.manage": _operator,
     # Django's admin site: read-only views for administrators; changes go through the services.
     "admin.view": _admin,
 }

@@ -6,9 +6,12 @@ be reached (the job stays ``pending_submission`` and is retried with backoff) an
 ``BackendRefused`` when the scheduler answered no (the job fails with that reason).
 """
 
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 
@@ -39,6 +42,9 @@ class JobSpec:
     time_limit_minutes: int
     workdir: str  # the working folder on the cluster (created by the backend)
     environment: dict[str, str] = field(default_factory=dict)
+    # Files copied into the working folder before the job starts: (path inside it, path on the
+    # portal's host) — the datasets the job reads.
+    inputs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,3 +117,29 @@ class ComputeBackend(Protocol):
 
     def provision(self, account: str, usernames: list[str], limits: Limits) -> None:
         """Create or update the account, its users' associations and its limits."""
+
+
+def stage_inputs(workdir: Path, inputs, uid: int | None = None, gid: int | None = None) -> None:
+    """Copy the job's input files into its folder, owned by the job's user and readable by no
+    one else: the data store itself is never opened to the cluster's users, and a grant checked
+    at submission cannot be bypassed by reading the store directly."""
+    for relative, source in inputs:
+        rel = PurePosixPath(relative)
+        if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts):
+            raise BackendRefused(f"inputs: {relative!r} is not a path inside the job's folder")
+        target = Path(workdir)
+        for part in rel.parts[:-1]:
+            target = target / part
+            target.mkdir(mode=0o700, exist_ok=True)
+            if uid is not None:
+                os.chown(target, uid, gid, follow_symlinks=False)
+        target = target / rel.parts[-1]
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            shutil.copyfile(source, partial)
+        except OSError as exc:
+            raise BackendUnavailable(f"inputs: cannot copy {source}: {exc}") from exc
+        os.chmod(partial, 0o600)
+        if uid is not None:
+            os.chown(partial, uid, gid, follow_symlinks=False)
+        os.replace(partial, target)

@@ -37,7 +37,15 @@ from pathlib import Path
 from django.conf import settings
 
 from . import local_runner as runner
-from .base import BackendRefused, BackendUnavailable, JobSpec, JobStatus, Limits, UsageLine
+from .base import (
+    BackendRefused,
+    BackendUnavailable,
+    JobSpec,
+    JobStatus,
+    Limits,
+    UsageLine,
+    stage_inputs,
+)
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -172,6 +180,7 @@ class LocalBackend:
             if as_root:
                 os.chown(workdir, uid, gid)
                 os.chown(workdir / "job.sh", uid, gid)
+            stage_inputs(workdir, spec.inputs, *((uid, gid) if as_root else (None, None)))
             environment = {
                 "PATH": BASE_PATH,
                 "HOME": str(workdir),

@@ -36,7 +36,15 @@ from pathlib import Path
 
 import httpx
 
-from .base import BackendRefused, BackendUnavailable, JobSpec, JobStatus, Limits, UsageLine
+from .base import (
+    BackendRefused,
+    BackendUnavailable,
+    JobSpec,
+    JobStatus,
+    Limits,
+    UsageLine,
+    stage_inputs,
+)
 
 DEFAULTS = {
     "mode": "rest",
@@ -355,6 +363,11 @@ class SlurmBackend:
         and config.create_workdir is on; then the portal runs as root or as the user."""
         workdir = self._inside_root(spec.workdir or self.workdir_for(spec.job_key))
         if not self.config["create_workdir"]:
+            if spec.inputs:
+                raise BackendRefused(
+                    f"cluster {self.cluster.name}: its working folders are not made by the portal "
+                    "(create_workdir is off), so jobs cannot be given datasets here"
+                )
             return workdir
         entry = self._user(spec.username)
         root = Path(os.path.realpath(self._setting("workdir_root")))
@@ -375,6 +388,7 @@ class SlurmBackend:
                 raise BackendRefused(f"workdir: {workdir} exists and is not this job's") from None
         os.chown(folder, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
         os.chmod(folder, 0o755)  # noqa: S103 - the portal reads the logs in it
+        stage_inputs(folder, spec.inputs, entry.pw_uid, entry.pw_gid)
         return workdir
 
     @staticmethod

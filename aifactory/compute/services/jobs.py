@@ -45,6 +45,7 @@ from ..models import (
     UsageRecord,
 )
 from .clusters import _whole
+from .job_datasets import job_datasets_inputs, job_datasets_record, job_datasets_resolve
 from .provisioning import job_provision
 
 logger = logging.getLogger(__name__)
@@ -318,6 +319,7 @@ def job_submit(
     idempotency_key: str = "",
     user=None,
     resubmitted_from: Job | None = None,
+    datasets: list[str] | None = None,
 ) -> Job:
     """Submit a job for ``actor`` (or, when the system submits, for ``user``) to the project's
     live allocation on the cluster, after every check; hand it to the backend after the commit.
@@ -325,7 +327,8 @@ def job_submit(
     Either a ``script`` or a ``template`` with ``params``: a template's defaults fill GPUs, CPUs,
     memory, time limit and name that were not given. The same ``idempotency_key`` from the same
     person returns the job it made the first time. Refusals name the field; a budget refusal shows
-    the numbers."""
+    the numbers. ``datasets`` ("slug" or "slug@N") must be readable by the person: each use is
+    logged for the dataset's publisher."""
     require_actor(actor, "job.submit", project)
     person = actor if actor is not None else user
     if person is None:
@@ -397,6 +400,7 @@ def job_submit(
     chosen = _partition(cluster, _text("partition", partition, 50))
     _fits(chosen, gpus, cpus, mem_mb, minutes)
     cost = job_cost(gpus, cpus, minutes, cluster)
+    reads = job_datasets_resolve(person, datasets)
 
     job = Job(
         project=project,
@@ -417,6 +421,7 @@ def job_submit(
         idempotency_key=key,
         state=JobState.PENDING_SUBMISSION,
         resubmitted_from=resubmitted_from,
+        datasets=reads,
     )
     now = timezone.now()
     try:
@@ -430,6 +435,7 @@ def job_submit(
             JobEvent.objects.create(
                 job=job, from_state="", to_state=JobState.PENDING_SUBMISSION, actor=_person(actor)
             )
+            job_datasets_record(person, job)
             audit_record(
                 actor=actor,
                 action="job.submit",
@@ -448,6 +454,7 @@ def job_submit(
                     "time_limit_minutes": minutes,
                     "max_cost": job.max_cost,
                     "resubmitted_from": resubmitted_from.reference if resubmitted_from else "",
+                    "datasets": [f"{d['slug']}@{d['version']}" for d in reads],
                 },
             )
             transaction.on_commit(lambda: job_dispatch_now(job), robust=True)
@@ -512,6 +519,7 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _spec(job: Job) -> JobSpec:
+    inputs, data_env = job_datasets_inputs(job)
     return JobSpec(
         job_key=job.reference,
         username=job.username,
@@ -523,7 +531,12 @@ def _spec(job: Job) -> JobSpec:
         mem_mb=job.mem_mb,
         time_limit_minutes=job.time_limit_minutes,
         workdir=job.workdir,
-        environment={"AIFACTORY_JOB": job.reference, "AIFACTORY_PROJECT": job.project.code},
+        environment={
+            "AIFACTORY_JOB": job.reference,
+            "AIFACTORY_PROJECT": job.project.code,
+            **data_env,
+        },
+        inputs=inputs,
     )
 
 
@@ -756,6 +769,7 @@ def job_resubmit(*, actor, job: Job, idempotency_key: str = "") -> Job:
         "time_limit_minutes": job.time_limit_minutes,
         "partition": job.partition,
         "name": job.name,
+        "datasets": [f"{d['slug']}@{d['version']}" for d in job.datasets],
     }
     if job.template:
         kwargs.update(template=job.template, params=job.params)

@@ -26,6 +26,7 @@ from aifactory.compute.backends.slurm import SlurmBackend, mint_token, wait_stat
 
 from .slurm_helpers import *  # noqa: F403
 from .slurm_helpers import (
+    SLURM_DB,
     USERS,
     all_final,
     job_spec,
@@ -36,10 +37,12 @@ from .slurm_helpers import (
     wait_for,
 )
 
-# The backend never touches the database: one run (on SQLite) is enough, not one per database.
+# The backend never touches the database: one pass (SQLite unless AIFACTORY_TEST_SLURM_DB names
+# the other) is enough, not one per database.
 pytestmark = pytest.mark.skipif(
-    "sqlite" not in settings.DATABASES["default"]["ENGINE"],
-    reason="the Slurm backend tests do not use the database; they run in the SQLite pass",
+    settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    != (SLURM_DB if SLURM_DB != "any" else "sqlite3"),
+    reason="the Slurm backend tests do not use the database; they run in one pass only",
 )
 
 BIG = Limits(gpu_minutes=100_000, cpu_minutes=100_000)

@@ -33,6 +33,8 @@ from aifactory.compute.backends.base import JobSpec, Limits
 from aifactory.compute.models import BudgetAlert, Job, JobState, UsageRecord
 from aifactory.core.errors import InvalidTransition, ServiceError
 from aifactory.core.models import AuditEvent
+from aifactory.data.storage import reset_storage
+from aifactory.data.tests.data_helpers import CSV, add_csv_version, make_dataset
 
 from .behaviour_helpers import *  # noqa: F403 - the site fixture
 from .behaviour_helpers import SECONDS_PER_MINUTE
@@ -172,6 +174,33 @@ def test_a_failing_script_ends_failed_with_its_exit_code(site):
     assert job.reason == {"local": "exit code 3", "slurm": "NonZeroExitCode"}[site.kind]
     logs = selectors.job_logs(site.team["member"], job, tail_bytes=1000)
     assert (logs["stdout"], logs["stderr"]) == ("before the failure\n", "broken\n")
+
+
+# --- 3b. a job reading a dataset ----------------------------------------------------------------
+
+
+def test_a_job_reads_a_dataset_from_its_own_folder(site, make_org, settings, tmp_path):
+    """The dataset's file is copied into the job's folder, for the job's user only: the store
+    is never opened to the cluster's users."""
+    settings.DATA_STORAGE, settings.DATA_FILES_DIR = "disk", tmp_path / "datasets"
+    reset_storage()
+    try:
+        dataset = make_dataset(make_org(), slug=f"meters-{site.kind}", publish=True)
+        add_csv_version(dataset)
+        job = site.submit(
+            script=f'wc -l < "$AIFACTORY_DATASET_METERS_{site.kind.upper()}"\nid -un\n',
+            time_limit_minutes=5,
+            datasets=[dataset.slug],
+        )
+        site.sync_until([job])
+    finally:
+        reset_storage()
+    assert job.state == JobState.COMPLETED, job.reason
+    logs = selectors.job_logs(site.team["member"], job, tail_bytes=1000)
+    assert logs["stdout"] == f"{CSV.count(chr(10))}\n{site.run_as}\n"
+    staged = Path(job.workdir) / "datasets" / dataset.slug / "data.csv"
+    if site.kind == "slurm" or os.geteuid() == 0:
+        assert owner(staged) == site.run_as
 
 
 # --- 4. cancel ---------------------------------------------------------------------------------
