@@ -65,6 +65,15 @@ ORGANISATIONS = [
         "annual_turnover_eur": 2_500_000,
         "city": "Trier",
     },
+    # The publisher of the data app's demo datasets (aifactory/data/demo.py).
+    {
+        "legal_name": "Demo Lëtzebuerg Open Data Service",
+        "country": "LU",
+        "registration_number": "J900006",
+        "kind": "public",
+        "sectors": ["public-sector", "energy"],
+        "city": "Luxembourg",
+    },
 ]
 
 # (email, first name, last name, staff role, {organisation index: role})
@@ -81,6 +90,7 @@ PEOPLE = [
     ("partner@fiduciaire.demo", "Claire", "Dupont", "", {2: OrgRole.OWNER}),
     ("researcher@isc.demo", "Yuki", "Tanaka", "", {3: OrgRole.OWNER}),
     ("baker@hoffmann.demo", "Karl", "Hoffmann", "", {4: OrgRole.OWNER}),
+    ("steward@opendata.demo", "Sam", "Steward", "", {5: OrgRole.OWNER}),
 ]
 
 
@@ -93,6 +103,13 @@ def _find_organisation(data: dict) -> Organisation | None:
     if number:
         found = demo.filter(country=data["country"], registration_number=number).first()
     return found or demo.filter(country=data["country"], legal_name=data["legal_name"]).first()
+
+
+def demo_organisation(legal_name: str) -> Organisation | None:
+    """The loaded demo organisation of ORGANISATIONS with that legal name (found as seed_demo
+    finds it, so also after its owners renamed it), for other apps' demo data."""
+    data = next((d for d in ORGANISATIONS if d["legal_name"] == legal_name), None)
+    return _find_organisation(data) if data else None
 
 
 def _owner_of(organisation: Organisation) -> User | None:

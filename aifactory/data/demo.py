@@ -2,30 +2,22 @@
 (Luxembourg electricity use per commune and month, public; grid incidents, restricted, without
 personal data; staff training hours, internal). Made through the services (``actor=None``, the
 system), marked ``is_demo``; mail is muted. Idempotent: a dataset whose short name exists is
-left as it is. Registered in DataConfig.ready with ``aifactory.core.demo.register``."""
+left as it is. The publisher and its steward (steward@opendata.demo) come from the accounts demo,
+which runs first. Registered in DataConfig.ready with ``aifactory.core.demo.register``."""
 
 import random
 from datetime import date
 
 from django.db import transaction
 
-from aifactory.accounts import services as account_services
-from aifactory.accounts.demo import DEMO_PASSWORD
-from aifactory.accounts.models import Organisation, User
+from aifactory.accounts.demo import demo_organisation
+from aifactory.accounts.models import Organisation
 from aifactory.core.mail import muted
 
 from . import services
 from .models import Dataset
 
-PUBLISHER = {
-    "legal_name": "Demo Lëtzebuerg Open Data Service",
-    "country": "LU",
-    "registration_number": "J900006",
-    "kind": "public",
-    "sectors": ["public-sector", "energy"],
-    "city": "Luxembourg",
-}
-STEWARD = "steward@opendata.demo"
+PUBLISHER = "Demo Lëtzebuerg Open Data Service"  # made by the accounts demo, with its steward
 COMMUNES = [
     "Luxembourg",
     "Esch-sur-Alzette",
@@ -146,30 +138,16 @@ DATASETS = [
 ]
 
 
-def _publisher() -> Organisation:
-    organisation = Organisation.objects.filter(
-        legal_name=PUBLISHER["legal_name"], is_demo=True
-    ).first()
-    if organisation is not None:
-        return organisation
-    steward = User.objects.filter(email__iexact=STEWARD).first()
-    if steward is None:
-        steward = account_services.user_create(
-            email=STEWARD,
-            password=DEMO_PASSWORD,
-            first_name="Sam",
-            last_name="Steward",
-            email_verified=True,
-            is_demo=True,
-        )
-        account_services.terms_accept(user=steward)
-    return account_services.organisation_create(actor=steward, data=PUBLISHER, is_demo=True)
+def _publisher() -> Organisation | None:
+    return demo_organisation(PUBLISHER)
 
 
 def load_demo_data() -> str:
     created = []
     with muted(), transaction.atomic():
         publisher = _publisher()
+        if publisher is None:  # its owner's e-mail address was taken: no demo publisher
+            return "demo data: no publisher"
         for spec in DATASETS:
             if Dataset.objects.filter(slug=spec["slug"]).exists():
                 continue
@@ -185,4 +163,4 @@ def load_demo_data() -> str:
     return f"demo data: {', '.join(created) or 'nothing new'}"
 
 
-__all__ = ["DATASETS", "PUBLISHER", "STEWARD", "load_demo_data"]
+__all__ = ["DATASETS", "PUBLISHER", "load_demo_data"]

@@ -53,7 +53,7 @@ def test_seed_demo_refuses_production_unless_forced():
 @pytest.mark.django_db
 def test_seed_twice_then_rename_and_seed_again():
     out, err = seed()
-    assert "12 people created, 5 organisations created, 3 memberships created" in out
+    assert "13 people created, 6 organisations created, 3 memberships created" in out
     assert err == ""
     first = counts()
     assert first == (len(PEOPLE), len(ORGANISATIONS), sum(len(p[4]) for p in PEOPLE))
@@ -101,7 +101,7 @@ def test_taken_records_are_warnings_and_real_ones_stay_untouched(make_user, make
         "warning: demo person member@carpentry.demo: the address belongs to a real account" in err
     )
     assert "warning: demo organisation Demo Orbital Analytics S.A.: registration_number:" in err
-    assert "11 people created, 4 organisations created" in out
+    assert "12 people created, 5 organisations created" in out
 
     real_person.refresh_from_db()
     assert not real_person.is_demo and not real_person.memberships.exists()

@@ -135,7 +135,7 @@ def count(data_dir: Path, table: str) -> int:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_quickstart_starts_stops_and_starts_again(tmp_path):
     first = run_until_ready_then_interrupt(tmp_path, "first")
-    assert "demo data: 12 people created, 5 organisations created" in first
+    assert "demo data: 13 people created, 6 organisations created" in first
     assert "demo logins (password for all:" in first
     assert "admin@demo.aifactory.lu" in first
     assert "stopping" in first
@@ -143,12 +143,12 @@ def test_quickstart_starts_stops_and_starts_again(tmp_path):
         count(tmp_path, "accounts_organisation"),
         count(tmp_path, "accounts_user"),
     )
-    assert (organisations, people) == (5, 12)
+    assert (organisations, people) == (6, 13)
 
     second = run_until_ready_then_interrupt(tmp_path, "second")
     assert "demo data: 0 people created, 0 organisations created, 0 memberships created" in second
     assert "warning: demo" not in second
-    assert (count(tmp_path, "accounts_organisation"), count(tmp_path, "accounts_user")) == (5, 12)
+    assert (count(tmp_path, "accounts_organisation"), count(tmp_path, "accounts_user")) == (6, 13)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
