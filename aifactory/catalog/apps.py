@@ -11,8 +11,9 @@ class CatalogConfig(AppConfig):
 
         from aifactory.core.demo import register
 
-        from .demo_catalogue import load_demo_catalogue
+        from .demo_catalogue import index_demo_listings, load_demo_catalogue
         from .embeddings import check_embedder
 
         register("catalog", load_demo_catalogue, order=20)
+        register("catalog-listings", index_demo_listings, order=90)
         checks.register(check_embedder)

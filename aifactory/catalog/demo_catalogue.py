@@ -17,3 +17,8 @@ def load_demo_catalogue() -> str:
         f"demo catalogue: {len(result.created)} offerings created, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged, {embedded} embedded for search"
     )
+
+
+def index_demo_listings() -> str:
+    """After the other apps' demo data: their listings (datasets) searchable at once as well."""
+    return f"demo listings: {catalog_index_pending()} embedded for search"

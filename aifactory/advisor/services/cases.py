@@ -260,6 +260,9 @@ def case_open(
                 case.pk = Case._meta.pk.default()  # a fresh id for the next attempt
         else:
             raise ServiceError(_("Too many cases are being opened right now; try again."))
+        # Counted from the moment the case was recorded (not the few milliseconds before).
+        case.first_response_due = first_response_due(case.created_at)
+        case.save(update_fields=["first_response_due"])
         _event(case, actor, "opened")
         _audit(
             actor,
