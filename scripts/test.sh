@@ -72,8 +72,8 @@ if [[ "$which" == sqlite || "$which" == both ]]; then
   .venv/bin/ruff check . && .venv/bin/ruff format --check . || status=1
 fi
 
-if [[ "$which" == both && "${AIFACTORY_TEST_PARALLEL:-1}" == 1 ]]; then
-  # Both passes at once, one core each (AIFACTORY_TEST_PARALLEL=0: one after the other). The one
+if [[ "$which" == both && "${AIFACTORY_TEST_PARALLEL:-0}" == 1 ]]; then
+  # AIFACTORY_TEST_PARALLEL=1: both passes at once, one core each (no faster on 2 cores). The one
   # Slurm cluster belongs to one pass (AIFACTORY_TEST_SLURM_DB, default: the SQLite pass), so the
   # two never share its accounts, users and GPUs. The PostgreSQL pass prints when it is done.
   export AIFACTORY_TEST_SLURM_DB="${AIFACTORY_TEST_SLURM_DB:-sqlite}"
