@@ -1,6 +1,7 @@
 """Shared fixtures: people, organisations and API clients, made through the services."""
 
 import itertools
+import os
 
 import pytest
 from django.test import Client
@@ -12,6 +13,31 @@ from aifactory.core.roles import OrgRole
 pytest_plugins = ["aifactory.browser"]
 
 PASSWORD = "correct-Horse-battery-9"
+
+# Tests that never touch the database give the same answer on SQLite and PostgreSQL: scripts/test.sh
+# sets this for its second pass (after the SQLite one), which then skips them and says so.
+DATABASE_FREE_ONCE = os.environ.get("AIFACTORY_TEST_DATABASE_FREE_ONCE") == "1"
+DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not DATABASE_FREE_ONCE:
+        return
+    skip = pytest.mark.skip(
+        reason="uses no database: run once, in the SQLite pass (AIFACTORY_TEST_DATABASE_FREE_ONCE)"
+    )
+    for item in items:
+        if item.get_closest_marker("django_db") is None and not (
+            DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(skip)
+
+
 _counter = itertools.count(1)
 
 

@@ -60,7 +60,9 @@ except Exception as exc:
     sys.exit(1)
 PY
   then
-    DATABASE_URL="$PG_URL" .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-}
+    # After a SQLite pass, tests that use no database are not run a second time (aifactory/conftest.py).
+    DATABASE_URL="$PG_URL" AIFACTORY_TEST_DATABASE_FREE_ONCE="${pg_database_free_once:-0}" \
+      .venv/bin/pytest -p no:cacheprovider ${PYTEST_ARGS:-}
   else
     echo "!!! SKIPPED: the PostgreSQL run needs a server at $PG_URL (set TEST_POSTGRES_URL); .ci/run starts one"
     [[ "${CI:-}" != true ]]
@@ -68,6 +70,8 @@ PY
 }
 
 status=0
+pg_database_free_once=0
+[[ "$which" == both ]] && pg_database_free_once=1
 if [[ "$which" == sqlite || "$which" == both ]]; then
   .venv/bin/ruff check . && .venv/bin/ruff format --check . || status=1
 fi

@@ -31,7 +31,7 @@ def _org_ids(user) -> list:
 
 
 def datasets_visible(user) -> QuerySet[Dataset]:
-    qs = Dataset.objects.select_related("publisher")
+    qs = Dataset.objects.select_related("publisher", "source")
     if allowed(user, "dataset.list_all"):
         return qs
     listed = Q(status="published") & ~Q(access_rights="internal")

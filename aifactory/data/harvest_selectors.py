@@ -4,9 +4,9 @@ import contextlib
 import uuid
 
 from django.db.models import Count, Q
+from django.http import Http404
 from django.utils.translation import gettext as _
 
-from aifactory.core.errors import NotFound
 from aifactory.core.permissions import require
 
 from .models import HarvestRun, HarvestSource
@@ -28,7 +28,7 @@ def source_get(user, key: str) -> HarvestSource:
         lookup |= Q(pk=uuid.UUID(str(key)))
     source = sources_visible(user).filter(lookup).first()
     if source is None:
-        raise NotFound(_("No such harvest source."))
+        raise Http404(_("No such harvest source."))
     return source
 
 

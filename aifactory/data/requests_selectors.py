@@ -55,7 +55,12 @@ def distribution_get(user, dataset_key, number: int, name: str) -> Distribution:
 
 def _requests() -> QuerySet:
     return AccessRequest.objects.select_related(
-        "dataset__publisher", "requester", "organisation", "decided_by", "grant"
+        "dataset__publisher",
+        "requester",
+        "organisation",
+        "decided_by",
+        "grant__dataset",
+        "grant__organisation",
     )
 
 

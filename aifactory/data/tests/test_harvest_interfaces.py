@@ -182,3 +182,11 @@ def test_cli(publisher, operator, tmp_path):
         services.harvest_source_update(actor=None, source=source, data={"file": handle})
     with pytest.raises(CommandError, match="Not a readable RDF document"):
         call_command("harvest", "run", "local", stdout=io.StringIO())
+
+
+def test_an_unknown_source_is_a_404_page_for_operators(operator):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(operator)
+    assert client.get("/harvest/sources/nothing/runs/").status_code == 404
