@@ -216,9 +216,7 @@ DATA_FETCH_TIMEOUT = float(env("DATA_FETCH_TIMEOUT", "30"))
 DATA_FETCH_S3_ENDPOINT_URL = env("DATA_FETCH_S3_ENDPOINT_URL")
 # Called after a dataset's listing changes, with record= (a catalogue record) and listed=; the
 # catalogue lists published datasets in its search and matchmaking (data imports no catalogue).
-DATA_LISTING_HOOKS = env_list(
-    "DATA_LISTING_HOOKS", "aifactory.catalog.services.dataset_listing_sync"
-)
+DATA_LISTING_HOOKS = ["aifactory.catalog.services.dataset_listing_sync"]
 # How often the worker records expired grants and looks for harvest sources that are due.
 DATA_GRANTS_SECONDS = float(env("DATA_GRANTS_SECONDS", "600"))
 DATA_HARVEST_SECONDS = float(env("DATA_HARVEST_SECONDS", "300"))
