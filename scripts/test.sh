@@ -76,25 +76,10 @@ if [[ "$which" == sqlite || "$which" == both ]]; then
   .venv/bin/ruff check . && .venv/bin/ruff format --check . || status=1
 fi
 
-if [[ "$which" == both && "${AIFACTORY_TEST_PARALLEL:-0}" == 1 ]]; then
-  # AIFACTORY_TEST_PARALLEL=1: both passes at once, one core each (no faster on 2 cores). The one
-  # Slurm cluster belongs to one pass (AIFACTORY_TEST_SLURM_DB, default: the SQLite pass), so the
-  # two never share its accounts, users and GPUs. The PostgreSQL pass prints when it is done.
-  export AIFACTORY_TEST_SLURM_DB="${AIFACTORY_TEST_SLURM_DB:-sqlite}"
-  pg_log="$base/postgres.log"
-  postgres_pass >"$pg_log" 2>&1 &
-  pg_pid=$!
+if [[ "$which" == sqlite || "$which" == both ]]; then
   sqlite_pass || status=1
-  pg_status=0
-  wait "$pg_pid" || pg_status=$?
-  cat "$pg_log"
-  (( pg_status == 0 )) || status=1
-else
-  if [[ "$which" == sqlite || "$which" == both ]]; then
-    sqlite_pass || status=1
-  fi
-  if [[ "$which" == postgres || "$which" == both ]]; then
-    postgres_pass || status=1
-  fi
+fi
+if [[ "$which" == postgres || "$which" == both ]]; then
+  postgres_pass || status=1
 fi
 exit $status

@@ -61,30 +61,8 @@ def _unavailable_reason() -> str | None:
 
 _REASON: list = []
 
-# scripts/test.sh runs the SQLite and PostgreSQL passes at the same time; the one Slurm cluster
-# belongs to one of them (AIFACTORY_TEST_SLURM_DB: sqlite or postgresql), so that the two never
-# share its accounts, users and GPUs.
-_SLURM_DB = os.environ.get("AIFACTORY_TEST_SLURM_DB", "")
-SLURM_DB = {"": "any", "sqlite": "sqlite3"}.get(_SLURM_DB, _SLURM_DB)
-
-
-def slurm_pass_reason() -> str | None:
-    """Why this pass leaves the Slurm tests to the other one, or None."""
-    from django.conf import settings
-
-    vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    if SLURM_DB in ("any", vendor):
-        return None
-    return (
-        f"the Slurm tests run in the {SLURM_DB} pass (AIFACTORY_TEST_SLURM_DB); "
-        f"this is the {vendor} pass"
-    )
-
 
 def require_slurm() -> None:
-    other_pass = slurm_pass_reason()
-    if other_pass:
-        pytest.skip(f"!!! SKIPPED here: {other_pass}")
     if not _REASON:
         _REASON.append(_unavailable_reason())
     reason = _REASON[0]

@@ -18,7 +18,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 
 from aifactory.compute.backends import backend_for
 from aifactory.compute.backends.base import BackendRefused, BackendUnavailable, Limits
@@ -26,7 +25,6 @@ from aifactory.compute.backends.slurm import SlurmBackend, mint_token, wait_stat
 
 from .slurm_helpers import *  # noqa: F403
 from .slurm_helpers import (
-    SLURM_DB,
     USERS,
     all_final,
     job_spec,
@@ -35,14 +33,6 @@ from .slurm_helpers import (
     sacct_rows,
     unique,
     wait_for,
-)
-
-# The backend never touches the database: one pass (SQLite unless AIFACTORY_TEST_SLURM_DB names
-# the other) is enough, not one per database.
-pytestmark = pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    != (SLURM_DB if SLURM_DB != "any" else "sqlite3"),
-    reason="the Slurm backend tests do not use the database; they run in one pass only",
 )
 
 BIG = Limits(gpu_minutes=100_000, cpu_minutes=100_000)
