@@ -231,11 +231,6 @@ DATA_CATALOG_PUBLISHER = env("DATA_CATALOG_PUBLISHER", "AI Factory Hub")
 DATA_CATALOG_URI = env("DATA_CATALOG_URI", SITE_URL + "/api/v1/dcat/catalog")
 # The largest DCAT-AP document a harvest source may return, in megabytes.
 DATA_HARVEST_MAX_MB = int(env("DATA_HARVEST_MAX_MB", "200"))
-# Third-party conformance data the tests use (DCAT-AP shapes and examples, csv-spectrum): the
-# shared folder beside the checkout; tests that need it skip when it is absent.
-CONFORMANCE_DIR = Path(
-    env("AIFACTORY_CONFORMANCE_DIR", str(BASE_DIR.parent.parent / "shared" / "conformance"))
-).resolve()
 # The local compute backend's folders: per cluster, the jobs' working folders, control files and logs.
 COMPUTE_DIR = Path(env("AIFACTORY_COMPUTE_DIR", str(DATA_DIR / "compute"))).resolve()
 

@@ -13,7 +13,7 @@ Two paths, same data, in one run:
    or ``aifactory datasets add`` does once the bytes are on the server).
 
 The file is CSV text generated on the fly (a 1 MiB block of rows repeated), never held in memory
-whole. Storage is the disk backend in a temporary folder (``--dir``, default /tmp). Figures: MB/s
+whole. Storage is the disk backend in a temporary folder (``--dir``, default /tmp). Figures: MiB/s
 per phase and the peak memory (VmHWM) of each phase; the network is not part of it.
 
     .venv/bin/python benchmarks/data/upload.py [SIZE_GB (default 5)] [--part-mb 64] [--dir /tmp]
@@ -97,7 +97,7 @@ def phase(name: str, size: int, fn, results: list) -> None:
     fn()
     seconds = time.perf_counter() - start
     results.append((name, seconds, size / MB / seconds, rss_mb("VmHWM")))
-    print(f"  {name}: {seconds:.1f} s, {size / MB / seconds:.0f} MB/s", flush=True)
+    print(f"  {name}: {seconds:.1f} s, {size / MB / seconds:.0f} MiB/s", flush=True)
 
 
 def main() -> None:
@@ -194,7 +194,7 @@ def run(size: int, part: int, vendor: str) -> None:
     phase("version from the upload (copy into the storage)", size, api_version, results)
     phase("version_create streamed (1 MiB chunks)", size, direct, results)
     print()
-    print("| phase | seconds | MB/s | peak RSS (MB) |")
+    print("| phase | seconds | MiB/s | peak RSS (MB) |")
     print("|---|---:|---:|---:|")
     for name, seconds, rate, peak in results:
         print(f"| {name} | {seconds:.1f} | {rate:.0f} | {peak:.0f} |")

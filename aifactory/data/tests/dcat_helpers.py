@@ -4,12 +4,11 @@ version, and pySHACL validation against the official DCAT-AP 3.0.1 shapes."""
 import datetime
 from functools import cache
 
-import pytest
-from django.conf import settings
 from django.utils import timezone
 from rdflib import Graph
 
 from aifactory.data.models import Dataset, DatasetVersion, Distribution, VersionStatus
+from aifactory.data.tests.conformance import conformance_folder
 from aifactory.data.tests.data_helpers import make_dataset
 
 SCHEMA = [
@@ -23,10 +22,7 @@ SCHEMA = [
 
 
 def shapes_dir():
-    folder = settings.CONFORMANCE_DIR / "dcat-ap-3.0.1"
-    if not (folder / "dcat-ap-SHACL.ttl").exists():
-        pytest.skip(f"the DCAT-AP 3.0.1 shapes are not in {folder} (AIFACTORY_CONFORMANCE_DIR)")
-    return folder
+    return conformance_folder("dcat-ap-3.0.1", must_have="dcat-ap-SHACL.ttl")
 
 
 @cache

@@ -6,19 +6,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from django.conf import settings
 
 from aifactory.data import readers
+from aifactory.data.tests.conformance import CONFORMANCE_DIR, conformance_folder
 
-SPECTRUM = Path(settings.CONFORMANCE_DIR) / "csv-spectrum"
+SPECTRUM = CONFORMANCE_DIR / "csv-spectrum"
 CSVS = sorted((SPECTRUM / "csvs").glob("*.csv")) if SPECTRUM.exists() else []
 # csv-spectrum 2.0.0's location_coordinates.json gives another phone number than its CSV (an error
 # of the twin upstream, the CSV is the input): the expected row uses the CSV's value.
 ERRATA = {"location_coordinates": {"Contact Phone Number": "2095257564"}}
-
-pytestmark = pytest.mark.skipif(
-    not SPECTRUM.exists(), reason=f"conformance data missing: {SPECTRUM}"
-)
 
 
 def expected_rows(name: str) -> list[dict]:
@@ -28,6 +24,7 @@ def expected_rows(name: str) -> list[dict]:
 
 
 def test_the_spectrum_is_all_there():
+    conformance_folder("csv-spectrum", "csvs")
     assert len(CSVS) == 12
 
 

@@ -8,12 +8,12 @@ import http.server
 import threading
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from aifactory.data import dcat, services
 from aifactory.data.models import Dataset, HarvestRun, HarvestSource
+from aifactory.data.tests.conformance import conformance_folder
 from aifactory.data.tests.data_helpers import *  # noqa: F403
 from aifactory.data.tests.data_helpers import make_dataset
 from aifactory.data.tests.dcat_helpers import full_dataset
@@ -59,10 +59,7 @@ TWO = """@prefix dcat: <http://www.w3.org/ns/dcat#> .
 
 
 def examples_dir():
-    folder = settings.CONFORMANCE_DIR / "dcat-ap-3.0.1" / "examples"
-    if not folder.is_dir():
-        pytest.skip(f"the SEMIC examples are not in {folder} (AIFACTORY_CONFORMANCE_DIR)")
-    return folder
+    return conformance_folder("dcat-ap-3.0.1", "examples")
 
 
 @pytest.fixture
