@@ -8,7 +8,7 @@ from datetime import date
 
 from aifactory.access.models import ChangeRequest, MemberRole, Project, ProjectMember
 from aifactory.access.services import projects as services
-from aifactory.core.tests.matrix import ANON_401, API, LOGIN, ROLES, Rule, by_role
+from aifactory.core.tests.matrix import ANON_401, API, LOGIN, ROLES, Rule, expect, only
 
 VIEWERS = ["owner", "member", "manager", "operator", "administrator"]
 DECIDERS = ["operator", "administrator"]
@@ -38,17 +38,6 @@ def setup(world):
         details={"resources": {"gpu_hours": 100}},
         reason="matrix",
     )
-
-
-def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for answer in answers:
-        merged.update(answer)
-    return by_role(default, **merged)
-
-
-def only(code: int, roles) -> dict[str, int]:
-    return {r: code for r in roles}
 
 
 def _change_status(w) -> str:

@@ -3,7 +3,7 @@
 from aifactory.advisor.models import Case, CaseEntry
 from aifactory.advisor.services import cases as case_services
 from aifactory.catalog.models import Offering
-from aifactory.core.tests.matrix import ANON_401, API, LOGIN, ROLES, STAFF, Rule, by_role
+from aifactory.core.tests.matrix import ANON_401, API, LOGIN, ROLES, STAFF, Rule, by_role, expect
 
 # --- support cases -----------------------------------------------------------------------------
 # A case of organisation A: its members and the front desk (advisors, operators, administrators)
@@ -73,14 +73,6 @@ def _message(w, role):
 def pages(code: int) -> dict[str, int]:
     """Pages answer a redirect (302) after an action; HTTP 403/404 otherwise."""
     return {r: code for r in CASE_VIEWERS}
-
-
-def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
-    """by_role with several override dicts, later ones winning."""
-    merged: dict[str, int] = {}
-    for answer in answers:
-        merged.update(answer)
-    return by_role(default, **merged)
 
 
 WRITERS = frozenset(CASE_VIEWERS)

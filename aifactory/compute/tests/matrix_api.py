@@ -15,7 +15,8 @@ from aifactory.access.models import MemberRole
 from aifactory.access.services import projects as project_services
 from aifactory.compute import services
 from aifactory.compute.models import Cluster, ClusterAccount, Job, JobState, Partition
-from aifactory.core.tests.matrix import ANON_401, API, Rule, by_role
+from aifactory.core.tests.matrix import API, Rule, only
+from aifactory.core.tests.matrix import api_expect as expect
 
 OPERATORS = ["operator", "administrator"]
 SUBMITTERS = ["owner", "member"]  # the project's PI and member, with cluster usernames
@@ -58,18 +59,6 @@ def setup(world):
         time_limit_minutes=5,
         name="matrix job",
     )
-
-
-def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
-    """``default`` for every role, then the answers in turn (a later one wins), anonymous 401."""
-    merged = dict(ANON_401)
-    for answer in answers:
-        merged.update(answer)
-    return by_role(default, **merged)
-
-
-def only(code: int, roles) -> dict[str, int]:
-    return {r: code for r in roles}
 
 
 def _cluster_made(w, role):

@@ -15,7 +15,7 @@ from aifactory.access.models import MemberRole
 from aifactory.access.services import projects as project_services
 from aifactory.compute import services
 from aifactory.compute.models import Job, JobState
-from aifactory.core.tests.matrix import LOGIN, Rule, by_role
+from aifactory.core.tests.matrix import LOGIN, Rule, expect, only
 
 CLUSTER = "matrix-pages"
 JOB = "/jobs/{w.pages_job.reference}/"
@@ -66,17 +66,6 @@ def setup(world):
         script="echo matrix",
         time_limit_minutes=5,
     )
-
-
-def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for answer in answers:
-        merged.update(answer)
-    return by_role(default, **merged)
-
-
-def only(code: int, roles) -> dict[str, int]:
-    return {r: code for r in roles}
 
 
 def _cancelled(w, role):

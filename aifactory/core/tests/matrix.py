@@ -135,6 +135,23 @@ def by_role(default: int, **overrides: int) -> dict[str, int]:
     return {role: overrides.get(role, default) for role in ROLES}
 
 
+def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
+    """``default`` for every role, then the answers in turn (a later one wins)."""
+    merged: dict[str, int] = {}
+    for answer in answers:
+        merged.update(answer)
+    return by_role(default, **merged)
+
+
+def api_expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
+    """As ``expect``, anonymous callers of the API getting 401 unless an answer says otherwise."""
+    return expect(default, {"anonymous": 401}, *answers)
+
+
+def only(code: int, roles) -> dict[str, int]:
+    return {r: code for r in roles}
+
+
 API = "/api/v1"
 ORG = API + "/organisations/{w.org.pk}"
 ANON_401 = {"anonymous": 401}

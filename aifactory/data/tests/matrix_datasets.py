@@ -5,7 +5,8 @@ internal draft (its members see and edit it, its managers and owner publish and 
 operators and administrators see it but change nothing; the others get 404). The member has a
 resumable upload in progress on the draft, which only they see."""
 
-from aifactory.core.tests.matrix import ANON_401, API, LOGIN, Rule, by_role
+from aifactory.core.tests.matrix import API, LOGIN, Rule, by_role, only
+from aifactory.core.tests.matrix import api_expect as expect
 from aifactory.data import services
 from aifactory.data.models import Dataset, DatasetVersion, Upload
 
@@ -38,17 +39,6 @@ def setup(world):
     world.ds_upload = services.upload_start(
         actor=world.users["member"], dataset=world.ds_draft, name="part.csv", size=100
     )
-
-
-def expect(default: int, *answers: dict[str, int]) -> dict[str, int]:
-    merged = dict(ANON_401)
-    for answer in answers:
-        merged.update(answer)
-    return by_role(default, **merged)
-
-
-def only(code: int, roles) -> dict[str, int]:
-    return {r: code for r in roles}
 
 
 def _created(w, role):
