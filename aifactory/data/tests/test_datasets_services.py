@@ -136,12 +136,8 @@ def test_publish_and_archive_follow_the_state_machine(publisher):
     )
 
 
-def test_metadata_score_is_stored_when_the_quality_service_has_it(publisher):
-    from aifactory.data.services import quality
-
+def test_metadata_score_is_stored_with_its_reasons(publisher):
     dataset = make_dataset(publisher["org"])
-    if not hasattr(quality, "metadata_assess"):
-        pytest.skip("services.quality.metadata_assess is not written yet")
     assert dataset.metadata_score is not None
     assert dataset.metadata_reasons
     bare = services.dataset_create(
