@@ -14,12 +14,8 @@ from aifactory.compute.models import JobState
 from aifactory.compute.selectors import job_logs
 from aifactory.data import services as data_services
 from aifactory.data.models import AccessLogEntry
-from aifactory.data.tests.data_helpers import (
-    CSV,
-    add_csv_version,
-    data_storage,  # noqa: F401 - a fixture
-    make_dataset,
-)
+from aifactory.data.tests.data_helpers import *  # noqa: F403 - the fixtures: data_storage, publisher
+from aifactory.data.tests.data_helpers import CSV, add_csv_version, make_dataset
 
 from .helpers import *  # noqa: F403 - the fixtures
 from .helpers import sync_until
@@ -27,15 +23,9 @@ from .helpers import sync_until
 SCRIPT = 'cat "$AIFACTORY_DATASET_METERS"\necho "manifest=$AIFACTORY_DATASETS"\n'
 
 
-@pytest.fixture
-def provider(data_storage, make_user, make_org):  # noqa: F811
-    steward = make_user("steward@grid.example")
-    return {"org": make_org(owner=steward, legal_name="Grid Data S.A."), "steward": steward}
-
-
-def public_meters(provider, access="public"):
+def public_meters(publisher, access="public"):
     dataset = make_dataset(
-        provider["org"], slug="meters", access_rights=access, publish=True, title={"en": "Meters"}
+        publisher["org"], slug="meters", access_rights=access, publish=True, title={"en": "Meters"}
     )
     add_csv_version(dataset)
     return dataset
@@ -54,9 +44,9 @@ def submit(team, project, cluster, capture, **more):
 
 
 def test_a_job_reads_a_public_dataset_copied_into_its_folder(
-    team, project, cluster, accounts, provider, live_jobs, django_capture_on_commit_callbacks
+    team, project, cluster, accounts, publisher, live_jobs, django_capture_on_commit_callbacks
 ):
-    dataset = public_meters(provider)
+    dataset = public_meters(publisher)
     job = submit(team, project, cluster, django_capture_on_commit_callbacks, datasets=["meters"])
     live_jobs.append(job)
     assert job.datasets[0]["slug"] == "meters" and job.datasets[0]["version"] == 1
@@ -76,9 +66,9 @@ def test_a_job_reads_a_public_dataset_copied_into_its_folder(
 
 
 def test_a_restricted_dataset_needs_a_grant_for_the_project_organisation(
-    team, project, cluster, accounts, provider, live_jobs, django_capture_on_commit_callbacks
+    team, project, cluster, accounts, publisher, live_jobs, django_capture_on_commit_callbacks
 ):
-    dataset = public_meters(provider, access="restricted")
+    dataset = public_meters(publisher, access="restricted")
     with pytest.raises(ValidationError) as refused:
         submit(team, project, cluster, django_capture_on_commit_callbacks, datasets=["meters"])
     assert "request access" in str(refused.value.message_dict["datasets"])
@@ -92,7 +82,7 @@ def test_a_restricted_dataset_needs_a_grant_for_the_project_organisation(
         duration_days=30,
         accept_conditions=True,
     )
-    data_services.request_approve(actor=provider["steward"], request=request)
+    data_services.request_approve(actor=publisher["steward"], request=request)
     job = submit(team, project, cluster, django_capture_on_commit_callbacks, datasets=["meters"])
     live_jobs.append(job)
     sync_until(cluster, job)
@@ -101,9 +91,9 @@ def test_a_restricted_dataset_needs_a_grant_for_the_project_organisation(
 
 
 def test_unknown_internal_and_bad_references_are_refused_by_name(
-    team, project, cluster, accounts, provider, django_capture_on_commit_callbacks
+    team, project, cluster, accounts, publisher, django_capture_on_commit_callbacks
 ):
-    make_dataset(provider["org"], slug="internal-meters", access_rights="internal", publish=True)
+    make_dataset(publisher["org"], slug="internal-meters", access_rights="internal", publish=True)
     for refs, says in (
         (["nothing-here"], "There is no dataset nothing-here"),
         (["internal-meters"], "There is no dataset internal-meters"),
@@ -116,9 +106,9 @@ def test_unknown_internal_and_bad_references_are_refused_by_name(
 
 
 def test_a_version_can_be_pinned_and_resubmission_keeps_it(
-    team, project, cluster, accounts, provider, live_jobs, django_capture_on_commit_callbacks
+    team, project, cluster, accounts, publisher, live_jobs, django_capture_on_commit_callbacks
 ):
-    dataset = public_meters(provider)
+    dataset = public_meters(publisher)
     add_csv_version(dataset, CSV + "4,Clervaux,55.0,2024-01-04\n")
     job = submit(team, project, cluster, django_capture_on_commit_callbacks, datasets=["meters@1"])
     live_jobs.append(job)
@@ -135,9 +125,9 @@ def test_a_version_can_be_pinned_and_resubmission_keeps_it(
 
 
 def test_the_api_takes_datasets_and_names_the_field_when_refused(
-    team, project, cluster, accounts, provider, api, live_jobs
+    team, project, cluster, accounts, publisher, api, live_jobs
 ):
-    public_meters(provider, access="restricted")
+    public_meters(publisher, access="restricted")
     body = {"project": project.code, "cluster": cluster.name, "script": SCRIPT, "time": "0:05:00"}
     member = api(team["member"])
     response = member.post("/jobs", {**body, "datasets": ["meters"]})
