@@ -220,6 +220,13 @@ DATA_LISTING_HOOKS = ["aifactory.catalog.services.dataset_listing_sync"]
 # How often the worker records expired grants and looks for harvest sources that are due.
 DATA_GRANTS_SECONDS = float(env("DATA_GRANTS_SECONDS", "600"))
 DATA_HARVEST_SECONDS = float(env("DATA_HARVEST_SECONDS", "300"))
+# The sweeper (data/services/sweep.py), every DATA_SWEEP_SECONDS, ends work a stopped worker left:
+# versions still fetching, files still waiting for profiling, harvests still running, and partial
+# files, once older than DATA_STUCK_MINUTES. 120 rather than "60 + DATA_FETCH_TIMEOUT": that timeout
+# bounds each network read, not a whole download, so it says nothing of how long a large fetch or
+# profile takes; work a live worker still holds or that waits in the queue is never swept anyway.
+DATA_SWEEP_SECONDS = float(env("DATA_SWEEP_SECONDS", "900"))
+DATA_STUCK_MINUTES = int(env("DATA_STUCK_MINUTES", "120"))
 # The DCAT-AP export: the catalogue's title, description, publisher name and URI (its subject in
 # the RDF; the datasets' URIs are made from SITE_URL).
 DATA_CATALOG_TITLE = env("DATA_CATALOG_TITLE", "AI Factory Hub data catalogue")

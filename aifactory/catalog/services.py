@@ -261,6 +261,36 @@ def _reason(text) -> str:
     return text
 
 
+def _offering_upsert(
+    *,
+    actor,
+    offering: Offering | None,
+    record: dict[str, Any],
+    fields: dict[str, Any],
+    stamp: dict[str, Any] | None = None,
+) -> tuple[Offering, str]:
+    """Create the offering of a checked ``record`` (with ``fields`` its source decides, such as
+    the status) or bring an existing one to them, audited as an import; ``stamp`` (who reviewed
+    it, when) is written only with a change. Returns the offering and "created", "updated" or
+    "unchanged"."""
+    stamp = stamp or {}
+    if offering is None:
+        offering = Offering(**{**FIELDS, **record, **fields, **stamp})
+        _derive(offering)
+        offering.save(force_insert=True)
+        _audit(actor, "offering.import", offering, {"created": True, **record})
+        return offering, "created"
+    changes = diff_fields(offering, {**record, **fields})
+    if not changes:
+        return offering, "unchanged"
+    for name, value in stamp.items():
+        setattr(offering, name, value)
+    _derive(offering)
+    offering.save()
+    _audit(actor, "offering.import", offering, changes)
+    return offering, "updated"
+
+
 def catalog_import(*, actor, records: Any, is_demo: bool = False) -> ImportResult:
     """Create or update (by ``id``) every record, published, or nothing at all.
 
@@ -278,29 +308,14 @@ def catalog_import(*, actor, records: Any, is_demo: bool = False) -> ImportResul
     with transaction.atomic():
         existing = Offering.objects.select_for_update().in_bulk(ids, field_name="external_id")
         for cleaned in cleaned_records:
-            offering = existing.get(cleaned["external_id"])
-            if offering is None:
-                offering = Offering(**{**FIELDS, **cleaned}, status=Status.PUBLISHED)
-                offering.is_demo = is_demo
-                offering.reviewed_by, offering.reviewed_at = reviewer, now
-                _derive(offering)
-                offering.save(force_insert=True)
-                _audit(actor, "offering.import", offering, {"created": True, **cleaned})
-                result.created.append(offering.external_id)
-                continue
-            changes = diff_fields(
-                offering,
-                {name: cleaned[name] for name in IMPORTED_FIELDS}
-                | {"status": Status.PUBLISHED, "is_demo": is_demo},
+            offering, outcome = _offering_upsert(
+                actor=actor,
+                offering=existing.get(cleaned["external_id"]),
+                record={name: cleaned[name] for name in IMPORTED_FIELDS},
+                fields={"status": Status.PUBLISHED, "is_demo": is_demo},
+                stamp={"reviewed_by": reviewer, "reviewed_at": now},
             )
-            if not changes:
-                result.unchanged.append(offering.external_id)
-                continue
-            offering.reviewed_by, offering.reviewed_at = reviewer, now
-            _derive(offering)
-            offering.save()
-            _audit(actor, "offering.import", offering, changes)
-            result.updated.append(offering.external_id)
+            getattr(result, outcome).append(offering.external_id)
         if result.created or result.updated:  # the audit log records changes, not no-ops
             audit_record(
                 actor=actor,
@@ -408,28 +423,25 @@ def dataset_listing_sync(*, record: dict[str, Any], listed: bool) -> Offering | 
     offering = Offering.objects.select_for_update().filter(external_id=external_id).first()
     if not listed:
         if offering is not None and offering.status != Status.ARCHIVED:
-            offering.status = Status.ARCHIVED
+            # The status it had: an operator may have moved the listing out of "published".
+            changes = diff_fields(offering, {"status": Status.ARCHIVED})
             offering.save(update_fields=["status", "updated_at"])
-            _audit(None, "offering.archive", offering, {"status": [Status.PUBLISHED, "archived"]})
+            _audit(None, "offering.archive", offering, changes)
         return offering
     organisation_id = record.pop("provider_organisation_id", None)
     cleaned = clean_offering(record, required=REQUIRED)
     if cleaned["type"] != OfferingType.DATASET:
         raise ValidationError({"type": _("Only datasets are listed this way.")})
-    fields = {**cleaned, "status": Status.PUBLISHED}
     organisation = _organisation(organisation_id)
-    fields["provider_organisation_id"] = organisation.pk if organisation else None
-    if offering is None:
-        offering = Offering(**{**FIELDS, **fields})
-        _derive(offering)
-        offering.save(force_insert=True)
-        _audit(None, "offering.import", offering, {"created": True, **cleaned})
-    else:
-        changes = diff_fields(offering, fields)
-        if not changes:
-            return offering
-        _derive(offering)
-        offering.save()
-        _audit(None, "offering.import", offering, changes)
-    _enqueue_embedding([offering.pk])
+    offering, outcome = _offering_upsert(
+        actor=None,
+        offering=offering,
+        record=cleaned,
+        fields={
+            "status": Status.PUBLISHED,
+            "provider_organisation_id": organisation.pk if organisation else None,
+        },
+    )
+    if outcome != "unchanged":
+        _enqueue_embedding([offering.pk])
     return offering

@@ -6,17 +6,14 @@ strict: a bad value is a CommandError naming the option, and a service's Validat
 ServiceError becomes one naming the field (see :func:`service_errors`).
 """
 
-import contextlib
-import json
+import functools
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
-from django.core.serializers.json import DjangoJSONEncoder
 
 from aifactory.access.models import Allocation
-from aifactory.accounts.models import User
-from aifactory.core.errors import ServiceError, field_errors
+from aifactory.core import cli
+from aifactory.core.cli import person
 
 from . import services
 from .models import Backend, Cluster
@@ -61,24 +58,9 @@ def option(field: str, options: dict | None = None) -> str:
     return field
 
 
-@contextlib.contextmanager
 def service_errors(options: dict | None = None, *, who: str = "this person"):
-    """Turn a service's refusal into a CommandError naming the option (or the field); a refusal
-    by the permission rules names the person the command acts for (``who``)."""
-    try:
-        yield
-    except ValidationError as exc:
-        raise CommandError(
-            "; ".join(
-                f"{option(f, options)}: {' '.join(m)}" if f != "__all__" else " ".join(m)
-                for f, m in field_errors(exc).items()
-            )
-        ) from None
-    except ServiceError as exc:
-        prefix = f"{option(exc.field, options)}: " if exc.field else ""
-        raise CommandError(prefix + exc.message) from None
-    except PermissionDenied as exc:
-        raise CommandError(f"--user: {who} may not do that ({exc})") from None
+    """``core.cli.service_errors`` with the cluster options (and ``--config``/``--param`` keys)."""
+    return cli.service_errors(functools.partial(option, options=options), who=who)
 
 
 def parse_time(value: str, name: str = "--time") -> int:
@@ -138,15 +120,6 @@ def parse_pairs(values: list[str] | None, name: str) -> dict[str, str]:
 def _setting(value: str):
     """A --config value: true/false are booleans; the services read numbers from text."""
     return {"true": True, "false": False}.get(value.strip().lower(), value)
-
-
-def person(email: str, name: str = "--user") -> User:
-    user = User.objects.filter(email__iexact=(email or "").strip()).first()
-    if user is None:
-        raise CommandError(f"{name}: no person with the address {email!r}")
-    if not user.is_active:
-        raise CommandError(f"{name}: {user.email} is deactivated")
-    return user
 
 
 def cluster_named(name: str) -> Cluster:
@@ -265,7 +238,7 @@ def _add(o: dict) -> None:
             sync_seconds=o.get("sync_seconds"),
         )
     if o.get("json"):
-        _write_json(o, cluster_row(cluster))
+        cli.write_json(o["stdout"], cluster_row(cluster))
     else:
         o["stdout"].write(
             f"added cluster {cluster.name} ({cluster.backend}); "
@@ -289,7 +262,7 @@ def _update(o: dict) -> None:
             actor=None, cluster=cluster, title=o.get("title"), config=config
         )
     if o.get("json"):
-        _write_json(o, cluster_row(cluster))
+        cli.write_json(o["stdout"], cluster_row(cluster))
     else:
         o["stdout"].write(f"updated cluster {cluster.name}")
 
@@ -342,7 +315,7 @@ def cluster_row(cluster: Cluster) -> dict:
 def _list(o: dict) -> None:
     rows = [cluster_row(c) for c in Cluster.objects.prefetch_related("partitions")]
     if o.get("json"):
-        _write_json(o, rows)
+        cli.write_json(o["stdout"], rows)
         return
     out = o["stdout"]
     if not rows:
@@ -401,7 +374,7 @@ def _sync(o: dict) -> None:
     with service_errors():
         result = services.cluster_sync(cluster)
     if o.get("json"):
-        _write_json(o, result)
+        cli.write_json(o["stdout"], result)
     else:
         counts = ", ".join(f"{k} {v}" for k, v in result.items() if k != "error")
         o["stdout"].write(f"synced {cluster.name}: {counts}")
@@ -414,7 +387,7 @@ def _provision(o: dict) -> None:
     if not o.get("project"):
         result = services.cluster_provision_due(cluster)
         if o.get("json"):
-            _write_json(o, result)
+            cli.write_json(o["stdout"], result)
         else:
             counts = ", ".join(f"{k} {v}" for k, v in result.items())
             o["stdout"].write(f"provisioned {cluster.name}: {counts}")
@@ -439,13 +412,9 @@ def _provision(o: dict) -> None:
         "cpu_minutes": limits.cpu_minutes,
     }
     if o.get("json"):
-        _write_json(o, result)
+        cli.write_json(o["stdout"], result)
     else:
         o["stdout"].write(
             f"{allocation.slurm_account} on {cluster.name}: GPU minutes {limits.gpu_minutes}, "
             f"CPU minutes {limits.cpu_minutes}"
         )
-
-
-def _write_json(o: dict, data) -> None:
-    o["stdout"].write(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))

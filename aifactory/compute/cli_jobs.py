@@ -14,15 +14,16 @@ import uuid
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 
 from aifactory.access.models import Project
+from aifactory.core.cli import person, write_json
 
 from . import job_templates, selectors, services
 from .backends.base import BackendError
-from .cli_clusters import cluster_named, parse_mem, parse_pairs, parse_time, person, service_errors
+from .cli_clusters import cluster_named, parse_mem, parse_pairs, parse_time, service_errors
 from .models import Job, JobState
+from .services.job_datasets import job_datasets_public
 
 SUBMIT_OPTIONS = {
     "project": "--project",
@@ -167,7 +168,7 @@ def _submit(o: dict) -> None:
         )
     job.refresh_from_db()
     if o.get("json"):
-        _write_json(o, job_row(job))
+        write_json(o["stdout"], job_row(job))
         return
     cost = job.max_cost or {}
     o["stdout"].write(
@@ -196,7 +197,7 @@ def job_row(job: Job) -> dict:
         "mem_mb": job.mem_mb,
         "time_limit_minutes": job.time_limit_minutes,
         "max_cost": job.max_cost,
-        "datasets": job.datasets,
+        "datasets": job_datasets_public(job.datasets),
         "state": job.state,
         "reason": job.reason,
         "external_id": job.external_id,
@@ -225,7 +226,7 @@ def _list(o: dict) -> None:
         raise CommandError("--limit: give 1 or more")
     rows = [job_row(j) for j in qs.order_by("-created_at")[: o["limit"]]]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     if not rows:
         o["stdout"].write("no jobs")
@@ -251,7 +252,7 @@ def _show(o: dict) -> None:
         for e in job.events.select_related("actor")
     ]
     if o.get("json"):
-        _write_json(o, job_row(job) | {"events": events, "script": job.script})
+        write_json(o["stdout"], job_row(job) | {"events": events, "script": job.script})
         return
     w = o["stdout"].write
     r = job_row(job)
@@ -268,6 +269,10 @@ def _show(o: dict) -> None:
         w(f"last error: {job.last_error}")
     if job.efficiency:
         w(f"efficiency {json.dumps(job.efficiency)}")
+    for d in r["datasets"]:
+        w(f"dataset {d['slug']}@{d['version']}")
+        for f in d["files"]:
+            w(f"  {f['name']}  {f['size']} bytes  sha256 {f['sha256']}")
     for e in events:
         w(
             f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['from'] or '-'} -> {e['to']}"
@@ -302,7 +307,7 @@ def _logs(o: dict) -> None:
 def _templates(o: dict) -> None:
     rows = [t.as_dict() for t in job_templates.templates()]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     w = o["stdout"].write
     for t in rows:
@@ -312,7 +317,3 @@ def _templates(o: dict) -> None:
             default = "required" if p["required"] else f"default {p['default']!r}"
             kind = "|".join(p["choices"]) if p["choices"] else p["kind"]
             w(f"  --param {p['name']}=<{kind}>  ({default})  {p['help']}")
-
-
-def _write_json(o: dict, data) -> None:
-    o["stdout"].write(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))

@@ -134,7 +134,8 @@ class Job(BaseModel):
     template = models.CharField(_("template"), max_length=50, blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     # The datasets the job reads, resolved at submission (the grant is checked then):
-    # [{"slug", "dataset_id", "version", "files": [{"name", "location", "sha256"}]}]
+    # [{"slug", "dataset_id", "version", "files": [{"name", "key", "sha256", "size"}]}]; the
+    # storage keys stay inside the hub (the API and CLI show job_datasets_public).
     datasets = models.JSONField(_("datasets"), default=list, blank=True)
     script = models.TextField(_("script"))
     gpus = models.PositiveSmallIntegerField(_("GPUs"), default=0)

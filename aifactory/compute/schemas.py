@@ -11,6 +11,8 @@ from pydantic import ConfigDict, Field
 
 from aifactory.core.permissions import allowed
 
+from .services.job_datasets import job_datasets_public
+
 
 class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
@@ -162,6 +164,18 @@ class EventOut(Schema):
         return obj.created_at
 
 
+class JobDatasetFileOut(Schema):
+    name: str
+    sha256: str
+    size: int | None
+
+
+class JobDatasetOut(Schema):
+    slug: str
+    version: int
+    files: list[JobDatasetFileOut]
+
+
 class JobOut(Schema):
     id: UUID
     reference: str
@@ -185,7 +199,7 @@ class JobOut(Schema):
     ended_at: datetime | None
     exit_code: int | None
     max_cost: dict[str, Any]
-    datasets: list[dict[str, Any]]
+    datasets: list[JobDatasetOut]
     created_at: datetime
 
     @staticmethod
@@ -199,6 +213,10 @@ class JobOut(Schema):
     @staticmethod
     def resolve_user(obj) -> str:
         return obj.user.email
+
+    @staticmethod
+    def resolve_datasets(obj) -> list[dict]:
+        return job_datasets_public(obj.datasets)
 
 
 class JobDetailOut(JobOut):

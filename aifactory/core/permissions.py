@@ -44,6 +44,14 @@ def _roles(user) -> dict:
     return cache
 
 
+def organisation_ids(user) -> list:
+    """The ids of the organisations the person is a member of (none when signed out), from the
+    same per-request cache as the roles."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(_roles(user))
+
+
 def forget_roles(user) -> None:
     """Drop the per-request role cache after a membership change."""
     if hasattr(user, "_org_roles"):
@@ -157,24 +165,19 @@ def _steward(user, dataset) -> bool:
 
 
 def _granted(user, dataset) -> bool:
-    """A live grant to one of the person's organisations (restricted datasets)."""
+    """A live grant to one of the person's organisations (restricted datasets). A list of many
+    datasets prefetches their grants (the live ones of the person's organisations will do), so
+    this asks the database nothing per dataset."""
     if dataset is None or not _authenticated(user):
         return False
-    from django.utils import timezone
-
-    return dataset.grants.filter(
-        organisation_id__in=list(_roles(user)),
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).exists()
+    orgs = _roles(user)
+    if "grants" in getattr(dataset, "_prefetched_objects_cache", {}):
+        return any(g.is_live and g.organisation_id in orgs for g in dataset.grants.all())
+    return dataset.grants.live().filter(organisation_id__in=list(orgs)).exists()
 
 
 def _dataset_listed(user, dataset) -> bool:
-    return (
-        dataset is not None
-        and dataset.status == "published"
-        and dataset.access_rights != "internal"
-    )
+    return dataset is not None and dataset.is_listed
 
 
 def _dataset_readable(user, dataset) -> bool:

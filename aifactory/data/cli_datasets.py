@@ -7,17 +7,13 @@ person whose rights the services check and whom the audit log names. Errors name
 """
 
 import contextlib
-import json
 import uuid
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 
-from aifactory.core.errors import ServiceError, field_errors
+from aifactory.core.cli import person, service_errors, write_json
 
 from . import services
 from .models import AccessRights, Dataset, DatasetStatus
@@ -31,38 +27,6 @@ OPTIONS = {
     "files": "FILE",
     "organisation": "--org",
 }
-
-
-def _option(field: str | None) -> str:
-    return OPTIONS.get(field or "", field or "")
-
-
-@contextlib.contextmanager
-def service_errors():
-    """A service's refusal as a CommandError naming the option (or the field)."""
-    try:
-        yield
-    except ValidationError as exc:
-        raise CommandError(
-            "; ".join(
-                f"{_option(f)}: {' '.join(m)}" if f != "__all__" else " ".join(m)
-                for f, m in field_errors(exc).items()
-            )
-        ) from None
-    except ServiceError as exc:
-        prefix = f"{_option(exc.field)}: " if exc.field else ""
-        raise CommandError(prefix + exc.message) from None
-    except PermissionDenied as exc:
-        raise CommandError(f"--user: this person may not do that ({exc})") from None
-
-
-def person(email: str | None):
-    if not email:
-        return None
-    user = get_user_model().objects.filter(email__iexact=email.strip()).first()
-    if user is None or not user.is_active:
-        raise CommandError(f"--user: no active person with the address {email!r}")
-    return user
 
 
 def organisation_named(value: str):
@@ -168,10 +132,6 @@ def dataset_dict(dataset: Dataset, *, versions: bool = False) -> dict:
     return data
 
 
-def _dump(data, out) -> None:
-    out.write(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
-
-
 def handle(action: str, options: dict) -> None:
     out = options["stdout"]
     if action == "add":
@@ -184,7 +144,7 @@ def handle(action: str, options: dict) -> None:
             qs = qs.filter(status=options["status"])
         rows = [dataset_dict(d) for d in qs]
         if options["json"]:
-            _dump(rows, out)
+            write_json(out, rows)
             return
         for row in rows:
             title = next(iter(row["title"].values()), "")
@@ -195,7 +155,7 @@ def handle(action: str, options: dict) -> None:
     elif action == "show":
         data = dataset_dict(dataset_named(options["slug"]), versions=True)
         if options["json"]:
-            _dump(data, out)
+            write_json(out, data)
             return
         out.write(f"{data['slug']} ({data['status']}, {data['access_rights']}) {data['title']}")
         out.write(f"publisher: {data['publisher']}; identifier: {data['identifier']}")
@@ -206,8 +166,8 @@ def handle(action: str, options: dict) -> None:
     elif action in ("publish", "archive"):
         dataset = dataset_named(options["slug"])
         service = services.dataset_publish if action == "publish" else services.dataset_archive
-        with service_errors():
-            dataset = service(actor=person(options.get("user")), dataset=dataset)
+        with service_errors(OPTIONS):
+            dataset = service(actor=person(options.get("user"), required=False), dataset=dataset)
         out.write(f"{dataset.slug}: {dataset.status}")
 
 
@@ -218,13 +178,13 @@ def _add(options: dict, out) -> None:
             raise CommandError(f"FILE: no file {str(path)!r}")
         if path.stat().st_size == 0:
             raise CommandError(f"FILE: {path.name} is empty")
-    actor = person(options.get("user"))
+    actor = person(options.get("user"), required=False)
     files = [(path.name, _chunks(path)) for path in paths]
     if options.get("dataset"):
         if options.get("title") or options.get("org"):
             raise CommandError("--dataset adds a version: leave out --title and --org")
         dataset = dataset_named(options["dataset"], "--dataset")
-        with service_errors():
+        with service_errors(OPTIONS):
             version = services.version_create(
                 actor=actor, dataset=dataset, files=files, note=options.get("note", "")
             )
@@ -237,7 +197,7 @@ def _add(options: dict, out) -> None:
         data = {"title": {"en": options["title"]}, "access_rights": options["access"]}
         if options.get("slug"):
             data["slug"] = options["slug"]
-        with service_errors():
+        with service_errors(OPTIONS):
             dataset = services.dataset_create(actor=actor, organisation=organisation, data=data)
             try:
                 version = services.version_create(
@@ -248,11 +208,11 @@ def _add(options: dict, out) -> None:
                 Dataset.objects.filter(pk=dataset.pk, versions__isnull=True).delete()
                 raise
     if options.get("publish"):
-        with service_errors():
+        with service_errors(OPTIONS):
             dataset = services.dataset_publish(actor=actor, dataset=dataset)
     dataset.refresh_from_db()
     if options.get("json"):
-        _dump(dataset_dict(dataset, versions=True), out)
+        write_json(out, dataset_dict(dataset, versions=True))
         return
     out.write(f"{dataset.slug}: version {version.number} ({dataset.status})")
     for dist in version.distributions.all():

@@ -5,15 +5,11 @@
 with the source's error when the document could not be read; ``list`` reads every source.
 """
 
-import contextlib
-import json
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.core.serializers.json import DjangoJSONEncoder
 
-from aifactory.core.errors import ServiceError, field_errors
+from aifactory.core.cli import service_errors, write_json
 
 from . import services
 from .models import HarvestSource
@@ -26,23 +22,6 @@ OPTIONS = {
     "title": "--title",
     "interval_hours": "--interval",
 }
-
-
-@contextlib.contextmanager
-def service_errors():
-    """A service's refusal as a CommandError naming the option."""
-    try:
-        yield
-    except ValidationError as exc:
-        raise CommandError(
-            "; ".join(
-                f"{OPTIONS.get(f, f)}: {' '.join(m)}" if f != "__all__" else " ".join(m)
-                for f, m in field_errors(exc).items()
-            )
-        ) from None
-    except ServiceError as exc:
-        prefix = f"{OPTIONS.get(exc.field, exc.field)}: " if exc.field else ""
-        raise CommandError(prefix + exc.message) from None
 
 
 def add_arguments(parser) -> None:
@@ -101,7 +80,7 @@ def _add(o: dict) -> None:
     else:
         data["url"] = o["url"]
     try:
-        with service_errors():
+        with service_errors(OPTIONS):
             source = services.harvest_source_create(actor=None, data=data)
     finally:
         if handle is not None:
@@ -131,7 +110,7 @@ def source_row(source: HarvestSource) -> dict:
 def _list(o: dict) -> None:
     rows = [source_row(s) for s in HarvestSource.objects.select_related("publisher")]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     out = o["stdout"]
     if not rows:
@@ -153,7 +132,7 @@ def _run(o: dict) -> None:
     source = source_named(o["name"])
     result = services.harvest_run(str(source.pk))
     if o.get("json"):
-        _write_json(o, result)
+        write_json(o["stdout"], result)
     else:
         o["stdout"].write(
             f"harvested {source.name}: {result['created']} new, {result['updated']} updated, "
@@ -161,7 +140,3 @@ def _run(o: dict) -> None:
         )
     if result["status"] == "failed":
         raise CommandError(f"harvest {source.name}: {result['error']}")
-
-
-def _write_json(o: dict, data) -> None:
-    o["stdout"].write(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))

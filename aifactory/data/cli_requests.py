@@ -8,18 +8,15 @@ name. Errors name the option.
 """
 
 import contextlib
-import json
 import uuid
 from datetime import date
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
-from django.core.serializers.json import DjangoJSONEncoder
 
-from aifactory.core.errors import ServiceError, field_errors
+from aifactory.core.cli import person, service_errors, write_json
 
 from . import services
+from .cli_datasets import dataset_named
 from .models import AccessLogEntry, AccessRequest, Grant, RequestStatus
 
 OPTIONS = {"expires_at": "--expires", "conditions": "--conditions", "reason": "--reason"}
@@ -83,35 +80,6 @@ def handle(action: str, options: dict) -> None:
     }[action](options)
 
 
-@contextlib.contextmanager
-def service_errors(who: str = "the system"):
-    try:
-        yield
-    except ValidationError as exc:
-        raise CommandError(
-            "; ".join(
-                f"{OPTIONS.get(f, f)}: {' '.join(m)}" if f != "__all__" else " ".join(m)
-                for f, m in field_errors(exc).items()
-            )
-        ) from None
-    except ServiceError as exc:
-        prefix = f"{OPTIONS.get(exc.field, exc.field)}: " if exc.field else ""
-        raise CommandError(prefix + exc.message) from None
-    except PermissionDenied:
-        raise CommandError(f"--user: {who} may not do that") from None
-
-
-def person(email: str | None):
-    if not email:
-        return None
-    user = get_user_model().objects.filter(email__iexact=email.strip()).first()
-    if user is None:
-        raise CommandError(f"--user: no person with the address {email!r}")
-    if not user.is_active:
-        raise CommandError(f"--user: {user.email} is deactivated")
-    return user
-
-
 def _by_id(model, key: str, what: str):
     obj = None
     with contextlib.suppress(ValueError):
@@ -143,12 +111,12 @@ def _list(o: dict) -> None:
     if o.get("status"):
         qs = qs.filter(status=o["status"])
     if o.get("dataset"):
-        qs = qs.filter(dataset__slug=o["dataset"].strip())
+        qs = qs.filter(dataset=dataset_named(o["dataset"], "--dataset"))
     if (o.get("limit") or 0) < 1:
         raise CommandError("--limit: give 1 or more")
     rows = [request_row(r) for r in qs.order_by("-created_at")[: o["limit"]]]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     if not rows:
         o["stdout"].write("no requests")
@@ -170,8 +138,8 @@ def _parse_date(value: str | None) -> date | None:
 
 def _approve(o: dict) -> None:
     req = _by_id(AccessRequest, o["id"], "request")
-    user = person(o.get("user"))
-    with service_errors(user.email if user else "the system"):
+    user = person(o.get("user"), required=False)
+    with service_errors(OPTIONS, who=user.email if user else "the system"):
         grant = services.request_approve(
             actor=user,
             request=req,
@@ -186,8 +154,8 @@ def _approve(o: dict) -> None:
 
 def _refuse(o: dict) -> None:
     req = _by_id(AccessRequest, o["id"], "request")
-    user = person(o.get("user"))
-    with service_errors(user.email if user else "the system"):
+    user = person(o.get("user"), required=False)
+    with service_errors(OPTIONS, who=user.email if user else "the system"):
         services.request_refuse(actor=user, request=req, reason=o["reason"])
     o["stdout"].write(f"{req.pk} refused")
 
@@ -195,7 +163,7 @@ def _refuse(o: dict) -> None:
 def _grants(o: dict) -> None:
     qs = Grant.objects.select_related("dataset", "organisation").order_by("-created_at")
     if o.get("dataset"):
-        qs = qs.filter(dataset__slug=o["dataset"].strip())
+        qs = qs.filter(dataset=dataset_named(o["dataset"], "--dataset"))
     rows = [
         {
             "id": str(g.pk),
@@ -208,7 +176,7 @@ def _grants(o: dict) -> None:
         for g in qs[:1000]
     ]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     if not rows:
         o["stdout"].write("no grants")
@@ -222,8 +190,8 @@ def _grants(o: dict) -> None:
 
 def _revoke(o: dict) -> None:
     grant = _by_id(Grant, o["id"], "grant")
-    user = person(o.get("user"))
-    with service_errors(user.email if user else "the system"):
+    user = person(o.get("user"), required=False)
+    with service_errors(OPTIONS, who=user.email if user else "the system"):
         services.grant_revoke(actor=user, grant=grant, reason=o["reason"])
     o["stdout"].write(f"grant {grant.pk} revoked")
 
@@ -233,7 +201,7 @@ def _expire(o: dict) -> None:
 
 
 def _log(o: dict) -> None:
-    qs = AccessLogEntry.objects.filter(dataset__slug=o["dataset"].strip()).select_related(
+    qs = AccessLogEntry.objects.filter(dataset=dataset_named(o["dataset"])).select_related(
         "organisation", "version"
     )
     rows = [
@@ -249,7 +217,7 @@ def _log(o: dict) -> None:
         for e in qs[: max(1, o["limit"])]
     ]
     if o.get("json"):
-        _write_json(o, rows)
+        write_json(o["stdout"], rows)
         return
     for e in rows:
         o["stdout"].write(
@@ -260,10 +228,10 @@ def _log(o: dict) -> None:
 
 def _query(o: dict) -> None:
     user = person(o["user"])
-    with service_errors(user.email):
+    with service_errors(OPTIONS, who=user.email):
         result = services.query_run(actor=user, sql=o["sql"], max_rows=o.get("max_rows"))
     if o.get("json"):
-        _write_json(o, result)
+        write_json(o["stdout"], result)
         return
     w = o["stdout"].write
     w("\t".join(result["columns"]))
@@ -273,8 +241,4 @@ def _query(o: dict) -> None:
         o["stderr"].write(result.get("message") or f"(cut off at {len(result['rows'])} rows)")
 
 
-def _write_json(o: dict, data) -> None:
-    o["stdout"].write(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
-
-
-__all__ = ["add_arguments", "handle", "person", "request_row", "service_errors"]
+__all__ = ["add_arguments", "handle", "request_row"]

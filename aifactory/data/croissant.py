@@ -8,7 +8,6 @@ output in tests/test_croissant.py.
 """
 
 from . import dcat
-from .models import VersionStatus
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 
@@ -102,10 +101,9 @@ def data_type(duckdb_type: str) -> str:
 
 def version_of(dataset, number: int | None = None):
     """The newest ready version, or version ``number`` if it is ready; None otherwise."""
-    versions = dataset.versions.filter(status=VersionStatus.READY)
-    if number is not None:
-        versions = versions.filter(number=number)
-    return versions.order_by("-number").prefetch_related("distributions").first()
+    if number is None:
+        return dataset.newest_ready_version()
+    return dataset.versions.ready().filter(number=number).first()
 
 
 def _id(text: str) -> str:

@@ -167,7 +167,10 @@ class VersionOut(Schema):
 
     @staticmethod
     def resolve_references(obj, context) -> list:
-        return obj.references if _member(context, obj.dataset) else []
+        if not _member(context, obj.dataset):
+            return []
+        # A fetch records each file's storage key as it goes (for the sweeper): never shown.
+        return [{k: v for k, v in ref.items() if k != "key"} for ref in obj.references]
 
 
 class VersionJsonIn(Strict):

@@ -11,9 +11,9 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
 
-from aifactory.core.permissions import allowed
+from aifactory.core.permissions import allowed, organisation_ids
 
-from .models import Dataset, DatasetVersion, Distribution, VersionStatus
+from .models import LISTED, Dataset, DatasetVersion, Distribution, VersionStatus
 
 __all__ = [
     "dataset_get",
@@ -21,23 +21,19 @@ __all__ = [
     "datasets_visible",
     "is_publisher_member",
     "organisations_for_new_dataset",
+    "publishers_of",
     "version_get",
     "versions_visible",
 ]
-
-
-def _org_ids(user) -> list:
-    return list(user.memberships.values_list("organisation_id", flat=True))
 
 
 def datasets_visible(user) -> QuerySet[Dataset]:
     qs = Dataset.objects.select_related("publisher", "source")
     if allowed(user, "dataset.list_all"):
         return qs
-    listed = Q(status="published") & ~Q(access_rights="internal")
     if getattr(user, "is_authenticated", False) and user.is_active:
-        return qs.filter(listed | Q(publisher_id__in=_org_ids(user)))
-    return qs.filter(listed)
+        return qs.filter(LISTED | Q(publisher_id__in=organisation_ids(user)))
+    return qs.listed()
 
 
 def dataset_get(user, key) -> Dataset:
@@ -111,7 +107,7 @@ def versions_visible(user, dataset: Dataset) -> QuerySet[DatasetVersion]:
     qs = dataset.versions.prefetch_related("distributions").order_by("-number")
     if is_publisher_member(user, dataset):
         return qs
-    return qs.filter(status=VersionStatus.READY)
+    return qs.ready()
 
 
 def version_get(user, dataset: Dataset, number) -> DatasetVersion:
@@ -125,10 +121,19 @@ def version_get(user, dataset: Dataset, number) -> DatasetVersion:
     return version
 
 
+def publishers_of(datasets: QuerySet[Dataset]) -> list:
+    """The publishers of these datasets, each once, by name (the catalogue's publisher filter):
+    one query, however many datasets there are."""
+    from aifactory.accounts.models import Organisation
+
+    publishers = Organisation.objects.filter(pk__in=datasets.values("publisher_id"))
+    return sorted(publishers.only("pk", "legal_name"), key=lambda p: p.legal_name)
+
+
 def organisations_for_new_dataset(user):
     """The organisations the person may create datasets for."""
     from aifactory.accounts.models import Organisation
 
     if not getattr(user, "is_authenticated", False):
         return Organisation.objects.none()
-    return Organisation.objects.filter(pk__in=_org_ids(user)).order_by("legal_name")
+    return Organisation.objects.filter(pk__in=organisation_ids(user)).order_by("legal_name")

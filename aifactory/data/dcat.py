@@ -14,15 +14,13 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
-from aifactory.core.permissions import allowed
-
-from .models import AccessRights, Dataset, DatasetStatus, DatasetVersion, Theme, VersionStatus
+from .datasets_selectors import datasets_visible
+from .models import AccessRights, DatasetStatus, Theme
 
 
 class _Namespace(Namespace):
@@ -167,21 +165,13 @@ def media_type_of(uri) -> str:
 
 
 def datasets_for_catalog(user):
-    """The published datasets the visitor may see (the rule "dataset.view"): anonymous visitors and
+    """The published datasets the visitor may see (``datasets_visible``): anonymous visitors and
     outsiders get public, registered and restricted ones; members also their organisations'
     internal ones; operators all. Drafts and archived datasets are in no catalogue."""
-    published = Dataset.objects.filter(status=DatasetStatus.PUBLISHED)
-    if not allowed(user, "dataset.list_all"):
-        mine = Q()
-        if getattr(user, "is_authenticated", False):
-            mine = Q(publisher__memberships__user=user)
-        published = published.filter(~Q(access_rights=AccessRights.INTERNAL) | mine).distinct()
-    newest = DatasetVersion.objects.filter(status=VersionStatus.READY).order_by("-number")
     return (
-        published.select_related("publisher")
-        .prefetch_related(
-            Prefetch("versions", queryset=newest.prefetch_related("distributions"), to_attr="ready")
-        )
+        datasets_visible(user)
+        .filter(status=DatasetStatus.PUBLISHED)
+        .with_newest_ready_version()
         .order_by("created_at", "pk")
     )
 
@@ -410,7 +400,7 @@ class _Builder:
         landing = dataset.landing_page or dataset_page(dataset)
         g.add((uri, DCAT.landingPage, self.term(URIRef(landing), FOAF.Document)))
 
-        version = _newest(dataset)
+        version = dataset.newest_ready_version()
         if version is not None:
             g.add((uri, DCAT.version, Literal(str(version.number))))
             for distribution in version.distributions.all():
@@ -520,13 +510,6 @@ class _Builder:
                 self.annotation(
                     uri, f"Data quality of version {version.number}:\n" + "\n".join(lines)
                 )
-
-
-def _newest(dataset):
-    ready = getattr(dataset, "ready", None)
-    if ready is not None:
-        return ready[0] if ready else None
-    return dataset.versions.filter(status=VersionStatus.READY).order_by("-number").first()
 
 
 CHUNK = 500  # datasets per graph while streaming

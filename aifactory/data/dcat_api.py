@@ -2,20 +2,18 @@
 DCAT-AP, and a dataset version as Croissant. Anyone may call them; a token or the portal session
 shows what that person may see besides (their organisations' internal datasets)."""
 
-import contextlib
 import json
-import uuid
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router
 
 from aifactory.core.api import public
 from aifactory.core.errors import NotFound
-from aifactory.core.permissions import allowed
 
 from . import croissant as croissant_lib
 from . import dcat
+from .datasets_selectors import dataset_get
 from .models import Dataset
 
 router = Router(tags=["data standards"])
@@ -40,13 +38,10 @@ def _catalog(request, fmt: str) -> StreamingHttpResponse:
 def dataset_visible(user, key: str) -> Dataset:
     """The dataset by short name or id, if the person may see it (404 otherwise, as for one that
     does not exist)."""
-    lookup = {"slug": key}
-    with contextlib.suppress(ValueError):
-        lookup = {"pk": uuid.UUID(key)}
-    dataset = Dataset.objects.select_related("publisher").filter(**lookup).first()
-    if dataset is None or not allowed(user, "dataset.view", dataset):
-        raise NotFound(_("No such dataset."))
-    return dataset
+    try:
+        return dataset_get(user, key)
+    except Http404:
+        raise NotFound(_("No such dataset.")) from None
 
 
 @router.get(

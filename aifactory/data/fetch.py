@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -77,7 +78,9 @@ def s3_to_https(url: str) -> str:
     parts = urlsplit(url)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     if not bucket or not key:
-        raise FetchError(f"{url}: an s3 URL needs a bucket and a key (s3://bucket/key)")
+        raise FetchError(
+            _("%(url)s: an s3 URL needs a bucket and a key (s3://bucket/key)") % {"url": url}
+        )
     endpoint = getattr(settings, "DATA_FETCH_S3_ENDPOINT_URL", "") or ""
     if endpoint:
         return f"{endpoint.rstrip('/')}/{quote(bucket)}/{quote(unquote(key))}"
@@ -91,14 +94,16 @@ def check_url(url: str) -> tuple[str, str, int, str]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise FetchError(f"{url}: not a valid URL ({exc})") from None
+        raise FetchError(
+            _("%(url)s: not a valid URL (%(error)s)") % {"url": url, "error": exc}
+        ) from None
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if scheme not in ("https", "http") or not host:
-        raise FetchError(f"{url}: only https (or s3://) URLs are fetched")
+        raise FetchError(_("%(url)s: only https (or s3://) URLs are fetched") % {"url": url})
     if parts.username or parts.password:
-        raise FetchError(f"{url}: URLs with a user name or password are refused")
+        raise FetchError(_("%(url)s: URLs with a user name or password are refused") % {"url": url})
     if scheme == "http" and host not in _allow_hosts():
-        raise FetchError(f"{url}: plain http is refused, use https")
+        raise FetchError(_("%(url)s: plain http is refused, use https") % {"url": url})
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -110,15 +115,18 @@ def resolve(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"{host}: the host name does not resolve ({exc})") from None
+        raise FetchError(
+            _("%(host)s: the host name does not resolve (%(error)s)") % {"host": host, "error": exc}
+        ) from None
     addresses = [info[4][0] for info in infos]
     if not addresses:
-        raise FetchError(f"{host}: the host name does not resolve")
+        raise FetchError(_("%(host)s: the host name does not resolve") % {"host": host})
     if host not in _allow_hosts():
         for address in addresses:
             if address_refused(address):
                 raise FetchError(
-                    f"{host}: resolves to {address}, a private or reserved address: refused"
+                    _("%(host)s: resolves to %(address)s, a private or reserved address: refused")
+                    % {"host": host, "address": address}
                 )
     return addresses[0]
 
@@ -159,6 +167,13 @@ def _open(url: str, timeout: float):
         raise FetchError(f"{url}: {exc.__class__.__name__}: {exc}") from None
 
 
+def _too_slow(url: str, limit: float) -> str:
+    return _("%(url)s: the download took longer than %(seconds)s seconds") % {
+        "url": url,
+        "seconds": f"{limit:g}",
+    }
+
+
 def fetch_chunks(url: str, *, max_bytes: int, timeout: float | None = None) -> Iterator[bytes]:
     """The body of ``url`` in chunks, after the checks above; FetchError on refusal, an HTTP
     status other than 200, a body larger than ``max_bytes`` or a network error."""
@@ -174,48 +189,53 @@ def fetch_chunks(url: str, *, max_bytes: int, timeout: float | None = None) -> I
             location = response.getheader("Location")
             connection.close()
             if not location:
-                raise FetchError(f"{original}: a redirect without a Location")
+                raise FetchError(_("%(url)s: a redirect without a Location") % {"url": original})
             url = urljoin(url, location)
             continue
         break
     else:
         connection.close()
-        raise FetchError(f"{original}: more than {MAX_REDIRECTS} redirects")
+        raise FetchError(
+            _("%(url)s: more than %(n)d redirects") % {"url": original, "n": MAX_REDIRECTS}
+        )
     try:
         if response.status != 200:
-            raise FetchError(f"{original}: the server answered HTTP {response.status}")
+            raise FetchError(
+                _("%(url)s: the server answered HTTP %(status)s")
+                % {"url": original, "status": response.status}
+            )
         length = response.getheader("Content-Length")
         if length and length.isdigit() and int(length) > max_bytes:
             raise FetchError(
-                f"{original}: the file ({int(length):,} bytes) is larger than the limit of "
-                f"{max_bytes:,} bytes"
+                _("%(url)s: the file (%(size)s bytes) is larger than the limit of %(limit)s bytes")
+                % {"url": original, "size": f"{int(length):,}", "limit": f"{max_bytes:,}"}
             )
         received = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchError(f"{original}: the download took longer than {limit:g} seconds")
+                raise FetchError(_too_slow(original, limit))
             if connection.sock is not None:  # no single read may outlast the deadline
                 connection.sock.settimeout(min(timeout, remaining))
             try:
                 chunk = response.read1(CHUNK)  # what arrived, not a wait for a full chunk
             except (OSError, http.client.HTTPException) as exc:
                 if time.monotonic() >= deadline:
-                    raise FetchError(
-                        f"{original}: the download took longer than {limit:g} seconds"
-                    ) from None
+                    raise FetchError(_too_slow(original, limit)) from None
                 raise FetchError(f"{original}: {exc.__class__.__name__}: {exc}") from None
             if not chunk:
                 break
             received += len(chunk)
             if received > max_bytes:
                 raise FetchError(
-                    f"{original}: the file is larger than the limit of {max_bytes:,} bytes"
+                    _("%(url)s: the file is larger than the limit of %(limit)s bytes")
+                    % {"url": original, "limit": f"{max_bytes:,}"}
                 )
             yield chunk
         if length and length.isdigit() and received != int(length):
             raise FetchError(
-                f"{original}: the connection ended after {received:,} of {int(length):,} bytes"
+                _("%(url)s: the connection ended after %(received)s of %(size)s bytes")
+                % {"url": original, "received": f"{received:,}", "size": f"{int(length):,}"}
             )
     finally:
         connection.close()
@@ -241,7 +261,10 @@ def check_reference(url: str) -> str:
     except ValueError:
         return url
     if host not in _allow_hosts() and address_refused(str(literal)):
-        raise FetchError(f"{url}: {host} is a private or reserved address: refused")
+        raise FetchError(
+            _("%(url)s: %(host)s is a private or reserved address: refused")
+            % {"url": url, "host": host}
+        )
     return url
 
 

@@ -9,6 +9,7 @@ records the key, size and SHA-256 of what was stored.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -71,6 +72,15 @@ class Theme(models.TextChoices):
     TRAN = "TRAN", _("Transport")
 
 
+class HarvestStatus(models.TextChoices):
+    """Where a harvest stands; a source is QUEUED between being claimed and its run starting."""
+
+    QUEUED = "queued", pgettext_lazy("harvest", "queued")
+    RUNNING = "running", pgettext_lazy("harvest", "running")
+    DONE = "done", pgettext_lazy("harvest", "done")
+    FAILED = "failed", pgettext_lazy("harvest", "failed")
+
+
 class HarvestSource(BaseModel):
     """A catalogue the hub reads datasets from (a DCAT-AP endpoint, or a file stored here)."""
 
@@ -89,7 +99,7 @@ class HarvestSource(BaseModel):
     interval_hours = models.PositiveIntegerField(_("harvest every (hours)"), default=24)
     is_active = models.BooleanField(_("active"), default=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.CharField(max_length=20, blank=True)
+    last_status = models.CharField(max_length=20, choices=HarvestStatus.choices, blank=True)
     last_error = models.TextField(blank=True)
     last_counts = models.JSONField(default=dict, blank=True)
 
@@ -104,7 +114,9 @@ class HarvestSource(BaseModel):
 class HarvestRun(BaseModel):
     source = models.ForeignKey(HarvestSource, on_delete=models.CASCADE, related_name="runs")
     finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=20, default="running")  # running, done, failed
+    status = models.CharField(
+        max_length=20, choices=HarvestStatus.choices, default=HarvestStatus.RUNNING
+    )
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
@@ -115,8 +127,33 @@ class HarvestRun(BaseModel):
         ordering = ["-created_at"]
 
 
+# Shown in public listings (catalogue, search, DCAT-AP) to anybody: published and not internal.
+# ``Dataset.objects.listed()`` and ``Dataset.is_listed`` say the same; this is for combining.
+LISTED = models.Q(status=DatasetStatus.PUBLISHED) & ~models.Q(access_rights=AccessRights.INTERNAL)
+
+
+class DatasetQuerySet(models.QuerySet):
+    def listed(self):
+        return self.filter(LISTED)
+
+    def with_newest_ready_version(self):
+        """Load each dataset's ready versions (with their files) in one query for all, so
+        ``newest_ready_version()`` asks the database nothing more."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "versions",
+                queryset=DatasetVersion.objects.ready()
+                .order_by("-number")
+                .prefetch_related("distributions"),
+                to_attr="ready_versions",
+            )
+        )
+
+
 class Dataset(BaseModel):
     """A dataset as DCAT-AP 3 describes it; its data is in its versions."""
+
+    objects = DatasetQuerySet.as_manager()
 
     publisher = models.ForeignKey(
         "accounts.Organisation",
@@ -205,6 +242,23 @@ class Dataset(BaseModel):
         values = getattr(self, field) or {}
         return values.get(language) or values.get("en") or next(iter(values.values()), "")
 
+    @property
+    def is_listed(self) -> bool:
+        """``LISTED``, for one dataset in hand."""
+        return (
+            self.status == DatasetStatus.PUBLISHED and self.access_rights != AccessRights.INTERNAL
+        )
+
+    def newest_ready_version(self) -> "DatasetVersion | None":
+        """The version readers get by default; from ``with_newest_ready_version()`` when the
+        queryset loaded it."""
+        ready = getattr(self, "ready_versions", None)
+        if ready is not None:
+            return ready[0] if ready else None
+        if self._state.adding:
+            return None
+        return self.versions.ready().order_by("-number").first()
+
 
 class VersionStatus(models.TextChoices):
     FETCHING = "fetching", _("fetching")  # a version by reference, until its files are in
@@ -219,7 +273,14 @@ class ProfileStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class VersionQuerySet(models.QuerySet):
+    def ready(self):
+        return self.filter(status=VersionStatus.READY)
+
+
 class DatasetVersion(BaseModel):
+    objects = VersionQuerySet.as_manager()
+
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(_("version"))
     note = models.TextField(_("what changed"), blank=True)
@@ -291,6 +352,13 @@ class Distribution(BaseModel):
         return self.format in ("csv", "tsv", "parquet", "jsonl", "json", "xlsx")
 
 
+class UploadStatus(models.TextChoices):
+    OPEN = "open", pgettext_lazy("upload", "open")
+    COMPLETE = "complete", pgettext_lazy("upload", "complete")
+    USED = "used", pgettext_lazy("upload", "used")
+    ABORTED = "aborted", pgettext_lazy("upload", "aborted")
+
+
 class Upload(BaseModel):
     """A resumable upload in progress: bytes arrive in chunks at ``offset`` into a temporary
     object; the version is made only from complete uploads whose digest matches."""
@@ -303,8 +371,9 @@ class Upload(BaseModel):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64, blank=True)  # as the client announced it, if it did
     received = models.BigIntegerField(default=0)
-    temp_key = models.CharField(max_length=300, unique=True)
-    status = models.CharField(max_length=20, default="open")  # open, complete, used, aborted
+    status = models.CharField(
+        max_length=20, choices=UploadStatus.choices, default=UploadStatus.OPEN
+    )
     expires_at = models.DateTimeField()
 
     class Meta:
@@ -362,8 +431,16 @@ class AccessRequest(BaseModel):
         ordering = ["-created_at"]
 
 
+class GrantQuerySet(models.QuerySet):
+    def live(self):
+        """Grants that allow reading now: not revoked and not expired (see ``Grant.is_live``)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
 class Grant(BaseModel):
     """Read access to a restricted dataset for an organisation's members, until it expires."""
+
+    objects = GrantQuerySet.as_manager()
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="grants")
     organisation = models.ForeignKey(
@@ -387,6 +464,11 @@ class Grant(BaseModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def is_live(self) -> bool:
+        """As ``Grant.objects.live()``, for one grant in hand."""
+        return self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class AccessAction(models.TextChoices):

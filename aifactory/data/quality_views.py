@@ -12,9 +12,8 @@ from aifactory.core.forms import call_service
 from aifactory.core.permissions import require
 
 from . import services
-from .models import VersionStatus
+from .datasets_selectors import dataset_get
 from .quality_forms import QualityForm
-from .requests_selectors import dataset_get
 
 
 def _detail_url(dataset) -> str:
@@ -29,12 +28,7 @@ def _detail_url(dataset) -> str:
 def dataset_quality_edit(request, slug):
     dataset = dataset_get(request.user, slug)
     require(request.user, "dataset.edit", dataset)
-    version = (
-        dataset.versions.filter(status=VersionStatus.READY)
-        .prefetch_related("distributions")
-        .order_by("-number")
-        .first()
-    )
+    version = dataset.newest_ready_version()
     initial = {
         "declared_schema": dataset.declared_schema,
         "key_columns": ", ".join(dataset.key_columns or []),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 SAMPLE_BYTES = 1024 * 1024
 CHUNK = 1024 * 1024
@@ -72,9 +73,9 @@ def to_parquet(source: Path | str, fmt: str, out: Path | str) -> Converted:
     files (a transcoded CSV, an Excel sheet as CSV, DuckDB's spill) go beside ``out``."""
     source, out = Path(source), Path(out)
     if fmt not in TABULAR_FORMATS:
-        raise ReaderError(f"{fmt!r} is not a tabular format")
+        raise ReaderError(_("“%(format)s” is not a tabular format.") % {"format": fmt})
     if not source.exists() or source.stat().st_size == 0:
-        raise ReaderError("The file is empty.")
+        raise ReaderError(_("The file is empty."))
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".read-") as work:
         work = Path(work)
         con = connect(work / "spill")
@@ -223,7 +224,7 @@ def _csv(con, source: Path, out: Path, work: Path, *, tab: bool = False) -> Conv
     with open(source, "rb") as f:
         sample = f.read(SAMPLE_BYTES)
     if not sample.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
-        raise ReaderError("The file is empty.")
+        raise ReaderError(_("The file is empty."))
     encoding = detect_encoding(sample)
     path = source
     if encoding == MIXED:
@@ -242,7 +243,7 @@ def _csv(con, source: Path, out: Path, work: Path, *, tab: bool = False) -> Conv
             )
     text_sample = _text_sample(path)
     if not text_sample.strip():
-        raise ReaderError("The file is empty.")
+        raise ReaderError(_("The file is empty."))
     dialect = _dialect(con, path, text_sample, tab=tab)
     dialect["encoding"] = encoding
     try:
@@ -289,7 +290,7 @@ def _dialect(con, path: Path, sample: str, *, tab: bool) -> dict:
         row = None
     found_one = row is None or len(row[4]) <= 1
     if row is not None:
-        delim, quote, escape, header, _ = row
+        delim, quote, escape, header, _columns = row
         dialect.update(
             delimiter=delim,
             quote=quote if quote != "(empty)" else '"',
@@ -314,7 +315,7 @@ def _read_csv(con, path, out, dialect, warnings, sample) -> Converted:
     types: dict[str, str] = {}
     parallel = True
     options = {}
-    for _ in range(MAX_RETRIES):
+    for _attempt in range(MAX_RETRIES):
         args = [
             _lit(str(path)),
             f"delim = {_lit(dialect['delimiter'])}",
@@ -369,7 +370,7 @@ def _read_csv(con, path, out, dialect, warnings, sample) -> Converted:
             continue
         break
     else:
-        raise ReaderError("The file could not be read as a table.")
+        raise ReaderError(_("The file could not be read as a table."))
     if options:
         skipped = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
         lines = [
@@ -390,7 +391,7 @@ def _read_csv(con, path, out, dialect, warnings, sample) -> Converted:
             )
     _warn_ragged(sample, dialect, result, warnings)
     if result.row_count == 0 and not result.schema:
-        raise ReaderError("The file is empty.")
+        raise ReaderError(_("The file is empty."))
     return result
 
 
@@ -456,7 +457,7 @@ def _excel(con, source: Path, out: Path, work: Path) -> Converted:
     try:
         book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise ReaderError(f"Not a readable Excel workbook: {exc}") from None
+        raise ReaderError(_("Not a readable Excel workbook: %(error)s") % {"error": exc}) from None
     try:
         sheet = book.worksheets[0]
         if len(book.worksheets) > 1:
@@ -487,7 +488,7 @@ def _excel(con, source: Path, out: Path, work: Path) -> Converted:
     finally:
         book.close()
     if count == 0:
-        raise ReaderError("The file is empty.")
+        raise ReaderError(_("The file is empty."))
     dialect = {"delimiter": ",", "quote": '"', "escape": '"', "header": True}
     result = _read_csv(con, path, out, dialect, warnings, "")
     result.dialect = {"sheet": sheet.title, "header": True}

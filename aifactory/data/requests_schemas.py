@@ -67,9 +67,7 @@ class GrantOut(Schema):
 
     @staticmethod
     def resolve_live(obj) -> bool:
-        from .requests_selectors import grant_is_live
-
-        return grant_is_live(obj)
+        return obj.is_live
 
 
 class RequestOut(Schema):

@@ -8,11 +8,11 @@ import uuid
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
-from aifactory.core.permissions import allowed, require
+from aifactory.core.permissions import allowed, organisation_ids, require
 from aifactory.core.roles import OrgRole
 
+from .datasets_selectors import dataset_get
 from .models import (
     AccessLogEntry,
     AccessRequest,
@@ -22,18 +22,6 @@ from .models import (
     RequestStatus,
     VersionStatus,
 )
-
-
-def dataset_get(user, key) -> Dataset:
-    """A dataset by slug or id, if the person may see it."""
-    key = str(key or "").strip()
-    lookup = Q(slug=key)
-    with contextlib.suppress(ValueError):
-        lookup |= Q(pk=uuid.UUID(key))
-    dataset = Dataset.objects.select_related("publisher").filter(lookup).first()
-    if dataset is None or not allowed(user, "dataset.view", dataset):
-        raise Http404("No such dataset.")
-    return dataset
 
 
 def distribution_get(user, dataset_key, number: int, name: str) -> Distribution:
@@ -137,16 +125,12 @@ def access_log(user, dataset: Dataset, *, action: str = "") -> QuerySet:
     return qs
 
 
-def grant_is_live(grant: Grant) -> bool:
-    return grant.revoked_at is None and grant.expires_at > timezone.now()
-
-
 def dataset_access_context(user, dataset: Dataset) -> dict:
     """What the dataset page shows about access, under one key ``access`` (merged into the page's
     context, rendered by data/_access.html): the rights, whether this person can read and request,
     their organisations' requests and live grants, and for stewards the waiting count."""
     signed_in = bool(getattr(user, "is_authenticated", False))
-    orgs = list(user.memberships.values_list("organisation_id", flat=True)) if signed_in else []
+    orgs = organisation_ids(user)
     my_requests = (
         list(
             _requests()
@@ -158,11 +142,7 @@ def dataset_access_context(user, dataset: Dataset) -> dict:
         else []
     )
     my_grants = (
-        [
-            g
-            for g in dataset.grants.filter(organisation_id__in=orgs).select_related("organisation")
-            if grant_is_live(g)
-        ]
+        list(dataset.grants.live().filter(organisation_id__in=orgs).select_related("organisation"))
         if signed_in
         else []
     )

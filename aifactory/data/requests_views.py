@@ -212,8 +212,6 @@ def request_refuse(request, pk):
 def grant_list(request, slug):
     dataset = selectors.dataset_get(request.user, slug)
     grants = list(selectors.grants_of(request.user, dataset)[:500])
-    for grant in grants:
-        grant.live = selectors.grant_is_live(grant)
     return render(
         request,
         "data/request_grants.html",

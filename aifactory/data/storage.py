@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 CHUNK = 1024 * 1024
 
@@ -26,7 +27,9 @@ class StorageError(Exception):
 
 class TooLarge(StorageError):
     def __init__(self, limit: int):
-        super().__init__(f"the file is larger than the limit of {limit:,} bytes")
+        super().__init__(
+            _("The file is larger than the limit of %(limit)s bytes.") % {"limit": f"{limit:,}"}
+        )
         self.limit = limit
 
 
@@ -45,8 +48,9 @@ class Storage:
         raise NotImplementedError
 
     def put_file(self, key: str, path: Path) -> Stored:
-        """Copy (or move, on the same disk) a complete local file under ``key``."""
-        raise NotImplementedError
+        """Copy a complete local file under ``key``."""
+        with open(path, "rb") as src:
+            return self.put_stream(key, iter(lambda: src.read(CHUNK), b""), max_bytes=2**63)
 
     def open(self, key: str) -> BinaryIO:
         """A binary stream of the object, to read from the start."""
@@ -116,10 +120,6 @@ class DiskStorage(Storage):
                 os.unlink(tmp)
             raise
         return Stored(key, size, digest.hexdigest())
-
-    def put_file(self, key: str, path: Path) -> Stored:
-        with open(path, "rb") as src:
-            return self.put_stream(key, iter(lambda: src.read(CHUNK), b""), max_bytes=2**63)
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from .storage import CHUNK, Storage, StorageError, Stored, TooLarge, _safe_key
+from .storage import Storage, StorageError, Stored, TooLarge, _safe_key
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +114,6 @@ class S3Storage(Storage):
                     logger.exception("could not abort the multipart upload of %s", name)
             raise
         return Stored(key, size, digest.hexdigest())
-
-    def put_file(self, key: str, path: Path) -> Stored:
-        with open(path, "rb") as src:
-            return self.put_stream(key, iter(lambda: src.read(CHUNK), b""), max_bytes=2**63)
 
     def _missing(self, exc) -> bool:
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))

@@ -1,5 +1,6 @@
 """Background tasks of data: fetching versions by reference, profiling and quality checks of new
-versions, expiring grants and harvesting. Each calls one service and holds no logic."""
+versions, expiring grants, harvesting, and sweeping what a stopped worker left. Each calls one
+service and holds no logic."""
 
 from django_tasks import task
 
@@ -47,3 +48,11 @@ def harvest_due() -> list[str]:
     from . import services
 
     return services.harvest_due()
+
+
+@task()
+def data_sweep_due() -> dict:
+    """End the work a stopped worker left behind (versions, profiling, harvests, partial files)."""
+    from . import services
+
+    return services.data_sweep()

@@ -255,3 +255,24 @@ def test_a_reject_without_the_right_is_refused_before_the_reason_is_checked(draf
     services.offering_submit(actor=provider["manager"], offering=draft)
     with pytest.raises(PermissionDenied):
         services.offering_reject(actor=provider["manager"], offering=draft, reason="")
+
+
+def test_a_dataset_listing_that_leaves_records_the_status_it_had():
+    record = {
+        "external_id": "data-1",
+        "type": "dataset",
+        "title": {"en": "Household electricity"},
+        "description": {"en": "Quarter-hourly consumption of 500 households."},
+        "stages": ["build"],
+        "provider_name": "Energy Data Service",
+    }
+    offering = services.dataset_listing_sync(record=dict(record), listed=True)
+    assert offering.status == "published"
+    created = AuditEvent.objects.get(action="offering.import")
+    assert created.changes["created"] is True
+    assert services.dataset_listing_sync(record=dict(record), listed=True) == offering
+    assert AuditEvent.objects.filter(action="offering.import").count() == 1  # no change, no event
+    Offering.objects.filter(pk=offering.pk).update(status="in_review")  # an operator's doing
+    services.dataset_listing_sync(record=dict(record), listed=False)
+    event = AuditEvent.objects.get(action="offering.archive")
+    assert event.changes == {"status": ["in_review", "archived"]}

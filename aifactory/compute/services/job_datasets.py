@@ -16,10 +16,15 @@ from django.utils.translation import gettext as _
 
 from aifactory.core.permissions import allowed
 from aifactory.data import services as data_services
-from aifactory.data.models import Dataset, VersionStatus
+from aifactory.data.models import Dataset
 from aifactory.data.storage import get_storage
 
-__all__ = ["job_datasets_inputs", "job_datasets_record", "job_datasets_resolve"]
+__all__ = [
+    "job_datasets_inputs",
+    "job_datasets_public",
+    "job_datasets_record",
+    "job_datasets_resolve",
+]
 
 REF = re.compile(r"^(?P<slug>[a-z0-9][a-z0-9_-]{0,99})(?:@(?P<version>[1-9][0-9]{0,8}))?$")
 MAX_DATASETS = 20
@@ -62,11 +67,10 @@ def job_datasets_resolve(person, refs) -> list[dict]:
         if slug in seen:
             raise ValidationError({"datasets": _("%(ref)s is named twice.") % {"ref": slug}})
         seen.add(slug)
-        versions = dataset.versions.filter(status=VersionStatus.READY)
         if match["version"]:
-            version = versions.filter(number=int(match["version"])).first()
+            version = dataset.versions.ready().filter(number=int(match["version"])).first()
         else:
-            version = versions.order_by("-number").first()
+            version = dataset.newest_ready_version()
         if version is None:
             raise ValidationError(
                 {"datasets": _("The dataset %(ref)s has no such version ready.") % {"ref": ref}}
@@ -88,6 +92,22 @@ def job_datasets_resolve(person, refs) -> list[dict]:
             }
         )
     return resolved
+
+
+def job_datasets_public(datasets: list[dict]) -> list[dict]:
+    """The datasets of a job as the API and the CLI show them: per file its name, SHA-256 and
+    size, never the storage key (where the hub keeps the bytes is no business of the reader)."""
+    return [
+        {
+            "slug": item["slug"],
+            "version": item["version"],
+            "files": [
+                {"name": f["name"], "sha256": f.get("sha256", ""), "size": f.get("size")}
+                for f in item.get("files", [])
+            ],
+        }
+        for item in datasets or []
+    ]
 
 
 def job_datasets_record(person, job) -> None:

@@ -4,10 +4,13 @@ access log, and the files are copied into the job's folder for the job's user al
 import json
 import os
 import stat
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
 
 from aifactory.compute import services
 from aifactory.compute.models import JobState
@@ -135,3 +138,32 @@ def test_the_api_takes_datasets_and_names_the_field_when_refused(
     assert "request access" in " ".join(response.json()["errors"]["datasets"])
     response = member.post("/jobs", {**body, "datasets": []})
     assert response.status_code == 201 and response.json()["datasets"] == []
+
+
+def test_the_api_cli_and_page_show_the_files_but_never_the_storage_key(
+    team, project, cluster, accounts, publisher, api, live_jobs, django_capture_on_commit_callbacks
+):
+    public_meters(publisher)
+    job = submit(team, project, cluster, django_capture_on_commit_callbacks, datasets=["meters"])
+    live_jobs.append(job)
+    stored = job.datasets[0]["files"][0]
+    key = stored["key"]
+    files = [{"name": "data.csv", "sha256": stored["sha256"], "size": len(CSV.encode())}]
+    shown = [{"slug": "meters", "version": 1, "files": files}]
+    for path in (f"/jobs/{job.reference}", "/jobs"):
+        response = api(team["member"]).get(path)
+        assert response.status_code == 200 and key not in response.content.decode()
+        assert "data.csv" in response.content.decode()
+    assert api(team["member"]).get(f"/jobs/{job.reference}").json()["datasets"] == shown
+    out = StringIO()
+    call_command("jobs", "show", job.reference, "--json", stdout=out)
+    assert key not in out.getvalue() and json.loads(out.getvalue())["datasets"] == shown
+    out = StringIO()
+    call_command("jobs", "show", job.reference, stdout=out)
+    assert "dataset meters@1" in out.getvalue() and stored["sha256"] in out.getvalue()
+    assert key not in out.getvalue()
+    client = Client()
+    client.force_login(team["member"])
+    client.cookies["django_language"] = "de"
+    page = client.get(f"/jobs/{job.reference}/").content.decode()
+    assert "Version 1" in page and key not in page

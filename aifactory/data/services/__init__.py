@@ -7,4 +7,5 @@ from .profiling import *  # noqa: F403
 from .quality import *  # noqa: F403
 from .reading import *  # noqa: F403
 from .requests import *  # noqa: F403
+from .sweep import *  # noqa: F403
 from .versions import *  # noqa: F403

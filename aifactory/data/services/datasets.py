@@ -28,6 +28,7 @@ __all__ = [
     "DATASET_FIELDS",
     "LANGUAGES",
     "dataset_archive",
+    "dataset_assess",
     "dataset_create",
     "dataset_publish",
     "dataset_update",
@@ -253,16 +254,11 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     check("personal_data", boolean)
 
     def declared_schema(value):
+        # One rule set with the quality page's: a type the checks cannot cast to is refused here too.
+        from .quality import declared_schema_validate
+
         value = value or []
-        if not isinstance(value, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for c in value
-        ):
-            raise ValidationError(
-                {"declared_schema": _('Give a list of columns, each with a "name".')}
-            )
-        names = [c["name"] for c in value]
-        if len(set(names)) != len(names):
-            raise ValidationError({"declared_schema": _("A column is declared twice.")})
+        declared_schema_validate(value)
         return value
 
     check("declared_schema", declared_schema)
@@ -347,6 +343,18 @@ def _assess(dataset: Dataset) -> None:
     dataset.metadata_score, dataset.metadata_reasons = score, reasons
 
 
+def dataset_assess(*, dataset_id) -> None:
+    """Store the metadata score again when a version becomes ready: the score counts the newest
+    ready version's formats, which no metadata edit changes. Only the score is written, under the
+    dataset's lock, so an edit made at the same time is neither lost nor scored stale."""
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+        _assess(dataset)
+        Dataset.objects.filter(pk=dataset.pk).update(
+            metadata_score=dataset.metadata_score, metadata_reasons=dataset.metadata_reasons
+        )
+
+
 @transaction.atomic
 def dataset_create(*, actor, organisation, data: dict[str, Any]) -> Dataset:
     """A new draft dataset of ``organisation``; ``data`` holds Dataset field names (title and
@@ -421,7 +429,7 @@ def _recheck_on_commit(dataset: Dataset) -> None:
     """The newest ready version is checked again against the changed schema and checks."""
     from .quality import version_check_quality
 
-    version = dataset.versions.filter(status="ready").order_by("-number").first()
+    version = dataset.newest_ready_version()
     if version is not None:
         transaction.on_commit(lambda: version_check_quality(version))
 

@@ -48,6 +48,7 @@ from ..models import (
     Frequency,
     HarvestRun,
     HarvestSource,
+    HarvestStatus,
     Theme,
 )
 from ..storage import get_storage
@@ -321,7 +322,7 @@ def harvest_due() -> list[str]:
             continue
         with transaction.atomic():
             claimed = HarvestSource.objects.filter(pk=source.pk, last_run_at=last).update(
-                last_run_at=now, last_status="queued"
+                last_run_at=now, last_status=HarvestStatus.QUEUED
             )
             if claimed:
                 source_id = str(source.pk)
@@ -812,7 +813,7 @@ def _upsert(source: HarvestSource, identifier: str, data: dict, now, notes: list
     return "updated"
 
 
-def _finish(source: HarvestSource, run: HarvestRun, status: str, error: str = "") -> dict:
+def _finish(source: HarvestSource, run: HarvestRun, status: HarvestStatus, error: str = "") -> dict:
     now = timezone.now()
     run.status, run.finished_at = status, now
     run.save()
@@ -826,7 +827,13 @@ def _finish(source: HarvestSource, run: HarvestRun, status: str, error: str = ""
     HarvestSource.objects.filter(pk=source.pk).update(
         last_status=status, last_error=error, last_counts=counts, updated_at=now
     )
-    return {"run": str(run.pk), "source": source.name, "status": status, "error": error, **counts}
+    return {
+        "run": str(run.pk),
+        "source": source.name,
+        "status": str(status),
+        "error": error,
+        **counts,
+    }
 
 
 def harvest_run(source_id: str) -> dict:
@@ -837,7 +844,9 @@ def harvest_run(source_id: str) -> dict:
     if source is None:
         raise NotFound(_("No such harvest source."))
     started = timezone.now()
-    HarvestSource.objects.filter(pk=source.pk).update(last_run_at=started, last_status="running")
+    HarvestSource.objects.filter(pk=source.pk).update(
+        last_run_at=started, last_status=HarvestStatus.RUNNING
+    )
     run = HarvestRun.objects.create(source=source)
     try:
         raw, name = _read(source)
@@ -849,7 +858,7 @@ def harvest_run(source_id: str) -> dict:
         graph, notes = harvest_parse(raw, name)
     except HarvestError as exc:
         run.errors = [{"identifier": "", "error": str(exc)}]
-        result = _finish(source, run, "failed", str(exc))
+        result = _finish(source, run, HarvestStatus.FAILED, str(exc))
         _audit_run(source, result)
         return result
     run.errors = [{"identifier": "", "error": note} for note in notes]
@@ -885,7 +894,7 @@ def harvest_run(source_id: str) -> dict:
             dataset.save(update_fields=["gone_at", "status", "updated_at"])
             _listed(dataset)
         run.gone = len(gone)
-    result = _finish(source, run, "done")
+    result = _finish(source, run, HarvestStatus.DONE)
     _audit_run(source, result)
     return result
 

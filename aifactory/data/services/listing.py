@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from ..models import AccessRights, Dataset, DatasetStatus
+from ..models import Dataset
 
 __all__ = ["dataset_listing_notify", "dataset_listing_record"]
 
@@ -42,12 +42,9 @@ def _texts(values: dict, limit: int) -> dict:
 
 
 def dataset_listing_record(dataset: Dataset) -> tuple[dict, bool]:
-    """The catalogue record of a dataset, and whether it is listed now."""
-    listed = (
-        dataset.status == DatasetStatus.PUBLISHED
-        and dataset.access_rights != AccessRights.INTERNAL
-        and dataset.gone_at is None
-    )
+    """The catalogue record of a dataset, and whether it is listed now (and still in its
+    source, for harvested datasets)."""
+    listed = dataset.is_listed and dataset.gone_at is None
     title = _texts(dataset.title, 300)
     description = _texts(dataset.description, 5000) or title
     sectors = sorted({THEME_SECTORS[t] for t in dataset.themes if t in THEME_SECTORS})

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 from .. import readers
 from ..models import DatasetVersion, Distribution, ProfileStatus, VersionStatus
 from ..storage import get_storage, new_key
+from .versions import is_zip_bomb
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,7 @@ def distribution_profile(distribution: Distribution) -> None:
 
 def version_profile(version_id: str) -> str:
     """Profile every tabular file of a READY version, then check its quality; returns the
-    version's status. Files flagged as zip bombs are not opened."""
+    version's status. Files flagged as zip bombs when stored (``is_zip_bomb``) are not opened."""
     from .quality import version_check_quality
 
     try:
@@ -280,7 +281,7 @@ def version_profile(version_id: str) -> str:
     for dist in version.distributions.order_by("name"):
         if not dist.is_tabular:
             continue
-        if any(w.get("code") == "zip_bomb" for w in dist.warnings or []):
+        if is_zip_bomb(dist.warnings):
             dist.profile_status = ProfileStatus.FAILED
             dist.profile_error = "Not profiled: the file looks like a zip bomb."
             dist.save(update_fields=["profile_status", "profile_error", "updated_at"])

@@ -26,12 +26,6 @@ def _reason(field: str, points: int, most: int, message: str) -> dict:
     return {"field": field, "points": int(points), "max": most, "message": message}
 
 
-def _newest_ready_version(dataset):
-    if dataset._state.adding or dataset.pk is None:
-        return None
-    return dataset.versions.filter(status="ready").order_by("-number").first()
-
-
 def metadata_assess(dataset) -> tuple[int, list[dict]]:
     """Score the dataset's metadata 0–100 by what a data user needs to find, judge and reuse it
     (in the spirit of the data.europa.eu metadata quality assessment); reads, never writes."""
@@ -131,7 +125,7 @@ def metadata_assess(dataset) -> tuple[int, list[dict]]:
             _reason("conformance", 0, 6, gettext_noop("No conformance and no provenance."))
         )
 
-    version = _newest_ready_version(dataset)
+    version = dataset.newest_ready_version()
     formats = [d.format for d in version.distributions.all()] if version else []
     if not formats:
         reasons.append(_reason("formats", 0, 6, gettext_noop("No data yet.")))
@@ -737,7 +731,7 @@ def dataset_checks_set(
     declared_schema_validate(declared_schema)
     if not isinstance(key_columns, list) or not all(isinstance(c, str) and c for c in key_columns):
         raise ValidationError({"key_columns": _("Give a list of column names.")})
-    newest = _newest_ready_version(dataset)
+    newest = dataset.newest_ready_version()
     known = _names(declared_schema)
     if newest is not None:
         for dist in newest.distributions.all():

@@ -24,13 +24,14 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aifactory.core.errors import NotAllowed, NotFound, ServiceError
-from aifactory.core.permissions import allowed, org_role
+from aifactory.core.permissions import allowed, org_role, organisation_ids
 
+from ..datasets_selectors import datasets_visible
 from ..models import (
     AccessAction,
     AccessLogEntry,
@@ -45,7 +46,6 @@ from ..storage import StorageError, get_storage
 
 __all__ = [
     "access_log_record",
-    "dataset_newest_version",
     "dataset_use_record",
     "distribution_download",
     "distribution_preview",
@@ -69,11 +69,9 @@ def _system(actor) -> bool:
 def _live_grant(actor, dataset: Dataset) -> Grant | None:
     if not getattr(actor, "is_authenticated", False):
         return None
-    orgs = list(actor.memberships.values_list("organisation_id", flat=True))
     return (
-        dataset.grants.filter(
-            organisation_id__in=orgs, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        )
+        dataset.grants.live()
+        .filter(organisation_id__in=organisation_ids(actor))
         .select_related("organisation")
         .order_by("-expires_at")
         .first()
@@ -94,8 +92,11 @@ def _check_read(actor, dataset: Dataset) -> None:
     if not getattr(actor, "is_authenticated", False):
         raise NotAllowed(_("Sign in to read this dataset."))
     if dataset.access_rights == "restricted":
-        orgs = list(actor.memberships.values_list("organisation_id", flat=True))
-        ended = dataset.grants.filter(organisation_id__in=orgs).order_by("-expires_at").first()
+        ended = (
+            dataset.grants.filter(organisation_id__in=organisation_ids(actor))
+            .order_by("-expires_at")
+            .first()
+        )
         if ended is not None:
             when = ended.revoked_at or ended.expires_at
             raise NotAllowed(
@@ -236,10 +237,6 @@ def distribution_preview(*, actor, distribution: Distribution, rows: int = 50) -
     return answer
 
 
-def dataset_newest_version(dataset: Dataset) -> DatasetVersion | None:
-    return dataset.versions.filter(status=VersionStatus.READY).order_by("-number").first()
-
-
 def _name_part(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "file"
 
@@ -255,7 +252,7 @@ def view_name(dataset: Dataset, distribution: Distribution | None = None) -> str
 
 
 def _tables_of(dataset: Dataset) -> tuple[DatasetVersion | None, dict[str, Distribution]]:
-    version = dataset_newest_version(dataset)
+    version = dataset.newest_ready_version()
     if version is None:
         return None, {}
     files = [d for d in version.distributions.all() if d.is_tabular and d.parquet_key]
@@ -265,15 +262,20 @@ def _tables_of(dataset: Dataset) -> tuple[DatasetVersion | None, dict[str, Distr
 
 
 def _candidates(actor):
-    """The datasets a person might read (the rule decides for each)."""
-    qs = Dataset.objects.select_related("publisher")
+    """The datasets a person might read (the rule decides for each), with their newest ready
+    version and the live grants of the person's organisations loaded once for all of them."""
     if _system(actor):
-        return qs
-    mine = Q(status=DatasetStatus.PUBLISHED) & ~Q(access_rights="internal")
-    if getattr(actor, "is_authenticated", False):
-        orgs = list(actor.memberships.values_list("organisation_id", flat=True))
-        mine |= Q(publisher_id__in=orgs)
-    return qs.filter(mine)
+        return Dataset.objects.select_related("publisher").with_newest_ready_version()
+    return (
+        datasets_visible(actor)
+        .with_newest_ready_version()
+        .prefetch_related(
+            Prefetch(
+                "grants",
+                queryset=Grant.objects.live().filter(organisation_id__in=organisation_ids(actor)),
+            )
+        )
+    )
 
 
 def query_tables(actor, names: set[str] | None = None) -> list[dict]:
@@ -456,5 +458,5 @@ def dataset_use_record(*, actor, dataset: Dataset, detail: str = "") -> AccessLo
         dataset=dataset,
         action=AccessAction.JOB,
         detail=detail,
-        version=dataset_newest_version(dataset),
+        version=dataset.newest_ready_version(),
     )

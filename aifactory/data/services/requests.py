@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from aifactory.core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from aifactory.core.mail import mail_send
-from aifactory.core.permissions import allowed, require_actor
+from aifactory.core.permissions import allowed, organisation_ids, require_actor
 from aifactory.core.roles import OrgRole
 from aifactory.core.services import audit_record
 
@@ -159,7 +159,7 @@ def request_create(
                 _("This dataset is not restricted: no request is needed to read it.")
             )
         raise NotAllowed(_("You are a member of its publisher and can read it already."))
-    if organisation is None or not actor.memberships.filter(organisation=organisation).exists():
+    if organisation is None or organisation.pk not in organisation_ids(actor):
         raise ValidationError({"organisation": _("Choose an organisation you are a member of.")})
     project = _text(project, "project", required=True, limit=200)
     purpose = _text(purpose, "purpose", required=True)
@@ -194,9 +194,7 @@ def request_create(
                 _("%(organisation)s already has a request for this dataset waiting.")
                 % {"organisation": organisation.legal_name}
             )
-        live = dataset.grants.filter(
-            organisation=organisation, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).first()
+        live = dataset.grants.live().filter(organisation=organisation).first()
         if live is not None:
             raise ServiceError(
                 _("%(organisation)s has access until %(date)s already.")

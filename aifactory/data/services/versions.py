@@ -43,14 +43,17 @@ from ..models import (
     Distribution,
     ProfileStatus,
     Upload,
+    UploadStatus,
     VersionStatus,
 )
 from ..storage import CHUNK, Storage, TooLarge, get_storage, new_key
+from .datasets import dataset_assess
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "NAME_MAX",
+    "is_zip_bomb",
     "max_file_bytes",
     "safe_name",
     "upload_abort",
@@ -156,7 +159,7 @@ def _store(storage: Storage, name: str, chunks: Iterable[bytes], stored_keys: li
             warnings = formats.xlsx_warnings(path)
         if any(w["code"] == "not_xlsx" for w in warnings):
             file_format, media_type = "other", formats.MEDIA_TYPES["other"]
-    bomb = any(w["code"] == "zip_bomb" for w in warnings)
+    bomb = is_zip_bomb(warnings)
     tabular = file_format in ("csv", "tsv", "parquet", "jsonl", "json", "xlsx")
     return {
         "name": name,
@@ -168,6 +171,12 @@ def _store(storage: Storage, name: str, chunks: Iterable[bytes], stored_keys: li
         "warnings": warnings,
         "profile_status": ProfileStatus.PENDING if tabular and not bomb else ProfileStatus.NONE,
     }
+
+
+def is_zip_bomb(warnings: list[dict]) -> bool:
+    """Whether a stored file was flagged as a zip bomb (``formats.xlsx_warnings`` measured it
+    when it was stored): such a file is never unpacked, the profiler reads this flag too."""
+    return any(w.get("code") == "zip_bomb" for w in warnings or [])
 
 
 def _forget(storage: Storage, keys: list[str]) -> None:
@@ -229,7 +238,7 @@ def version_create(
     for upload in uploads:
         if upload.dataset_id != dataset.pk:
             raise ValidationError({"uploads": _("This upload belongs to another dataset.")})
-        if upload.status != "complete":
+        if upload.status != UploadStatus.COMPLETE:
             raise ValidationError(
                 {
                     "uploads": _(
@@ -262,13 +271,13 @@ def version_create(
             _check_open(locked)
             if uploads:
                 fresh = Upload.objects.select_for_update().filter(
-                    pk__in=[u.pk for u in uploads], status="complete"
+                    pk__in=[u.pk for u in uploads], status=UploadStatus.COMPLETE
                 )
                 if fresh.count() != len(uploads):
                     raise ValidationError(
                         {"uploads": _("An upload was used or discarded meanwhile.")}
                     )
-                fresh.update(status="used")
+                fresh.update(status=UploadStatus.USED)
             version = DatasetVersion.objects.create(
                 dataset=locked,
                 number=_next_number(locked),
@@ -278,6 +287,7 @@ def version_create(
             )
             for item in items:
                 Distribution.objects.create(version=version, **item)
+            dataset_assess(dataset_id=locked.pk)
             audit_record(
                 actor=actor,
                 action="dataset.version_create",
@@ -378,6 +388,9 @@ def version_fetch(version_id: str) -> str:
                 raise fetch.FetchError(f"{url}: {exc.__class__.__name__}: {exc}") from None
             item["source_url"] = url
             items.append(item)
+            # Recorded as it goes: what a killed fetch stored, the sweeper deletes (services/sweep.py).
+            reference["key"] = item["storage_key"]
+            DatasetVersion.objects.filter(pk=version.pk).update(references=version.references)
         with transaction.atomic():
             locked = DatasetVersion.objects.select_for_update().get(pk=version.pk)
             if locked.status != VersionStatus.FETCHING:
@@ -388,6 +401,7 @@ def version_fetch(version_id: str) -> str:
             locked.status = VersionStatus.READY
             locked.error = ""
             locked.save(update_fields=["status", "error", "updated_at"])
+            dataset_assess(dataset_id=locked.dataset_id)
             audit_record(
                 actor=None,
                 action="dataset.version_fetched",
@@ -456,7 +470,6 @@ def upload_start(*, actor, dataset: Dataset, name: str, size: int, sha256: str =
             sha256=sha256,
             expires_at=timezone.now() + timedelta(hours=settings.DATA_UPLOAD_HOURS),
         )
-        upload.temp_key = f"uploads/{upload.pk}"
         path = upload_path(upload)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(exist_ok=False)
@@ -491,9 +504,10 @@ def upload_append(*, actor, upload: Upload, offset: int, chunks: Iterable[bytes]
     upload.refresh_from_db()
     # Checked on every part: who left the organisation since the start may not go on.
     require_actor(actor, "dataset.edit", upload.dataset)
-    if upload.status != "open":
+    if upload.status != UploadStatus.OPEN:
         raise InvalidTransition(
-            _("The upload is %(status)s: nothing more can be sent.") % {"status": upload.status}
+            _("The upload is %(status)s: nothing more can be sent.")
+            % {"status": upload.get_status_display()}
         )
     if upload.expires_at <= timezone.now():
         raise InvalidTransition(_("The upload expired: start again."))
@@ -540,8 +554,10 @@ def upload_append(*, actor, upload: Upload, offset: int, chunks: Iterable[bytes]
     if upload.received == upload.size:
         if upload.sha256 and _sha256_of(path) != upload.sha256:
             path.unlink(missing_ok=True)
-            Upload.objects.filter(pk=upload.pk).update(status="aborted", updated_at=timezone.now())
-            upload.status = "aborted"
+            Upload.objects.filter(pk=upload.pk).update(
+                status=UploadStatus.ABORTED, updated_at=timezone.now()
+            )
+            upload.status = UploadStatus.ABORTED
             raise ValidationError(
                 {
                     "sha256": _(
@@ -551,20 +567,24 @@ def upload_append(*, actor, upload: Upload, offset: int, chunks: Iterable[bytes]
                     % {"name": upload.name}
                 }
             )
-        Upload.objects.filter(pk=upload.pk).update(status="complete", updated_at=timezone.now())
-        upload.status = "complete"
+        Upload.objects.filter(pk=upload.pk).update(
+            status=UploadStatus.COMPLETE, updated_at=timezone.now()
+        )
+        upload.status = UploadStatus.COMPLETE
     return upload
 
 
 def upload_abort(*, actor, upload: Upload) -> Upload:
     """Give up an upload: its staged bytes are deleted."""
     _own_upload(actor, upload)
-    if upload.status == "used":
+    if upload.status == UploadStatus.USED:
         raise InvalidTransition(_("The upload is part of a version already."))
     upload_path(upload).unlink(missing_ok=True)
     with transaction.atomic():
-        Upload.objects.filter(pk=upload.pk).update(status="aborted", updated_at=timezone.now())
-        upload.status = "aborted"
+        Upload.objects.filter(pk=upload.pk).update(
+            status=UploadStatus.ABORTED, updated_at=timezone.now()
+        )
+        upload.status = UploadStatus.ABORTED
         audit_record(
             actor=actor,
             action="dataset.upload_abort",
@@ -577,7 +597,9 @@ def upload_abort(*, actor, upload: Upload) -> Upload:
 
 def uploads_expire() -> int:
     """Drop the uploads that expired unused (the staged bytes and the record); returns how many."""
-    expired = list(Upload.objects.filter(expires_at__lte=timezone.now()).exclude(status="used"))
+    expired = list(
+        Upload.objects.filter(expires_at__lte=timezone.now()).exclude(status=UploadStatus.USED)
+    )
     for upload in expired:
         with contextlib.suppress(OSError):
             upload_path(upload).unlink(missing_ok=True)

@@ -24,6 +24,7 @@ __all__ = [
     "data_storage",
     "make_dataset",
     "moto_server",
+    "operator",
     "publisher",
     "s3_storage",
     "stored_keys",
@@ -117,6 +118,11 @@ def publisher(data_storage, make_user, make_org, add_member):
         "outsider": outsider,
         "other_org": other_org,
     }
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator@hub.example", staff_role="operator")
 
 
 @pytest.fixture(scope="session")

@@ -241,11 +241,15 @@ def test_reference_urls_only_for_the_publishers_members(api, publisher):
     dataset = make_dataset(publisher["org"], publish=True)
     version = add_csv_version(dataset)
     secret = "https://data.example.org/data.csv?token=s3cr3t"
-    DatasetVersion.objects.filter(pk=version.pk).update(references=[{"url": secret}])
+    # The storage key a fetch records as it goes (for the sweeper) is never shown, even to members.
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        references=[{"url": secret, "key": "versions/internal-storage-key"}]
+    )
     Distribution.objects.filter(version=version).update(source_url=secret)
     path = f"/datasets/{dataset.slug}/versions/1"
     body = api(publisher["member"]).get(path).json()
     assert body["references"] == [{"url": secret}]
+    assert "internal-storage-key" not in str(body)
     assert body["distributions"][0]["source_url"] == secret
     for viewer in (publisher["outsider"],):
         answer = api(viewer).get(path)

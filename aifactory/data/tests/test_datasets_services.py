@@ -144,3 +144,23 @@ def test_metadata_score_is_stored_with_its_reasons(publisher):
         actor=None, organisation=publisher["org"], data={"title": {"en": "Bare"}}
     )
     assert bare.metadata_score < dataset.metadata_score
+
+
+def test_declared_schema_follows_the_quality_rules(publisher):
+    """The metadata form once took a type the quality checks refuse (and cannot cast to)."""
+    data = {"title": {"en": "x"}, "declared_schema": [{"name": "kwh", "type": "float"}]}
+    with pytest.raises(ValidationError) as caught:
+        services.dataset_create(actor=None, organisation=publisher["org"], data=data)
+    assert "type" in caught.value.message_dict["declared_schema"][0]
+    assert not Dataset.objects.exists()
+    dataset = make_dataset(publisher["org"])
+    with pytest.raises(ValidationError) as caught:
+        services.dataset_update(
+            actor=None, dataset=dataset, data={"declared_schema": [{"name": "a", "unit": "kWh"}]}
+        )
+    assert list(caught.value.message_dict) == ["declared_schema"]
+    services.dataset_update(
+        actor=None, dataset=dataset, data={"declared_schema": [{"name": "kwh", "type": "number"}]}
+    )
+    dataset.refresh_from_db()
+    assert dataset.declared_schema == [{"name": "kwh", "type": "number"}]

@@ -62,11 +62,6 @@ def examples_dir():
     return conformance_folder("dcat-ap-3.0.1", "examples")
 
 
-@pytest.fixture
-def operator(make_user):
-    return make_user("operator@hub.example", staff_role="operator")
-
-
 def file_source(operator, org, name, body: bytes, file_name="catalog.ttl"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

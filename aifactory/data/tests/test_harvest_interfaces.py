@@ -7,12 +7,12 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from aifactory.conftest import ApiClient
 from aifactory.data import services
-from aifactory.data.models import Dataset, HarvestSource
+from aifactory.data.models import Dataset, HarvestRun, HarvestSource, HarvestStatus
 from aifactory.data.tests.data_helpers import *  # noqa: F403
 from aifactory.data.tests.dcat_helpers import full_dataset
 
@@ -26,11 +26,6 @@ DOC = b"""@prefix dcat: <http://www.w3.org/ns/dcat#> .
         dct:title "a.csv" ] .
 <https://src.example/ds/c> a dcat:Dataset ; dct:identifier "C" .
 """
-
-
-@pytest.fixture
-def operator(make_user):
-    return make_user("operator@hub.example", staff_role="operator")
 
 
 def test_pages(publisher, operator, django_capture_on_commit_callbacks):
@@ -190,3 +185,37 @@ def test_an_unknown_source_is_a_404_page_for_operators(operator):
     client = Client()
     client.force_login(operator)
     assert client.get("/harvest/sources/nothing/runs/").status_code == 404
+
+
+def test_the_operators_pages_show_statuses_and_errors_in_their_language(publisher, operator):
+    source = services.harvest_source_create(
+        actor=operator,
+        data={
+            "name": "portal",
+            "url": "https://portal.example/catalog.ttl",
+            "publisher": publisher["org"],
+        },
+    )
+    HarvestSource.objects.filter(pk=source.pk).update(last_status=HarvestStatus.QUEUED)
+    HarvestRun.objects.create(source=source)  # running
+    client = Client()
+    client.force_login(operator)
+    client.cookies["django_language"] = "de"
+    listing = client.get(reverse("data_harvest:source_list")).content.decode()
+    assert "in der Warteschlange" in listing and ">queued<" not in listing
+    runs = client.get(reverse("data_harvest:source_runs", args=["portal"])).content.decode()
+    assert "läuft" in runs
+    # the address check (data.fetch) and the storage's size limit answer in German too
+    form = {"publisher": publisher["org"].pk, "interval_hours": 24}
+    response = client.post(
+        reverse("data_harvest:source_new"), {**form, "name": "ftp", "url": "ftp://x.example/c"}
+    )
+    assert response.status_code == 422
+    assert "Es werden nur https- (oder s3://-)URLs abgerufen" in response.content.decode()
+    with override_settings(DATA_HARVEST_MAX_MB=0):
+        response = client.post(
+            reverse("data_harvest:source_new"),
+            {**form, "name": "big", "file": SimpleUploadedFile("catalog.ttl", DOC)},
+        )
+    assert response.status_code == 422
+    assert "Die Datei ist größer als die Grenze von 0 Bytes." in response.content.decode()

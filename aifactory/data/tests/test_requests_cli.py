@@ -85,3 +85,10 @@ def test_refuse_revoke_expire(publisher, waiting):  # noqa: F811
     assert grant.granted_by is None  # the system
     assert "revoked" in run("revoke", str(grant.pk), "--reason", "Ended.")
     assert "0 grant(s)" in run("expire")
+
+
+def test_an_unknown_dataset_is_an_error_naming_it_not_an_empty_list(waiting):
+    assert refused("list", "--dataset", "no-such-data") == "--dataset: no dataset 'no-such-data'"
+    assert refused("grants", "--dataset", "no-such-data") == "--dataset: no dataset 'no-such-data'"
+    assert refused("log", "no-such-data") == "SLUG: no dataset 'no-such-data'"
+    assert str(waiting.pk) in run("list", "--dataset", "meter-readings")

@@ -279,3 +279,38 @@ def test_long_names_are_cut_by_bytes_keeping_the_extension(
     assert len(name.encode()) <= limit_bytes and given.startswith(name.rsplit(".csv", 1)[0])
     assert name.endswith(".csv") == given.endswith(".csv")
     assert services.safe_name("\u00e9" * 200) == "\u00e9" * 100
+
+
+def _formats(dataset):
+    dataset.refresh_from_db()
+    return next(r for r in dataset.metadata_reasons if r["field"] == "formats")
+
+
+def test_the_metadata_score_counts_a_new_versions_formats(publisher, data_storage):
+    dataset = make_dataset(publisher["org"])
+    before = dataset.metadata_score
+    assert _formats(dataset)["points"] == 0  # no data yet
+    add_version(dataset, [("report.pdf", b"%PDF-1.4 not data")])
+    assert _formats(dataset)["points"] == 0  # not machine-readable
+    assert dataset.metadata_score == before
+    add_csv_version(dataset)
+    assert _formats(dataset)["points"] == 6
+    assert dataset.metadata_score == before + 6
+
+
+def test_the_metadata_score_counts_a_fetched_versions_formats(publisher, data_storage, monkeypatch):
+    from aifactory.data import fetch
+    from aifactory.data.models import VersionStatus
+
+    dataset = make_dataset(publisher["org"])
+    before = dataset.metadata_score
+    version = DatasetVersion.objects.create(
+        dataset=dataset,
+        number=1,
+        status=VersionStatus.FETCHING,
+        references=[{"url": "https://data.example.org/use.csv", "name": "use.csv"}],
+    )
+    monkeypatch.setattr(fetch, "fetch_chunks", lambda url, **kw: iter([CSV.encode()]))
+    assert services.version_fetch(str(version.pk)) == VersionStatus.READY
+    assert _formats(dataset)["points"] == 6
+    assert dataset.metadata_score == before + 6
