@@ -200,7 +200,7 @@ class Dataset(BaseModel):
     #   "allowed": ["a", "b"], "pattern": "^[A-Z]{2}$"}]
     declared_schema = models.JSONField(_("declared schema"), default=list, blank=True)
     key_columns = models.JSONField(_("key columns"), default=list, blank=True)
-    # The publisher's own checks (data/services/quality.py, CHECK_KINDS).
+    # The publisher's own checks (data/services/quality/checks.py, CHECK_KINDS).
     checks = models.JSONField(_("quality checks"), default=list, blank=True)
     metadata_score = models.PositiveSmallIntegerField(null=True, blank=True)
     metadata_reasons = models.JSONField(default=list, blank=True)

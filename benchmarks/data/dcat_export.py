@@ -3,7 +3,7 @@
 What is real: ``dcat.catalog_text(None, fmt)``, the path of ``GET /api/v1/dcat/catalog.ttl`` and
 ``aifactory dcat export`` (the query of what an anonymous visitor may see, with the newest ready
 version of each dataset and its files prefetched, 2,000 datasets at a time; rdflib graphs of 500
-datasets; the Turtle and JSON-LD writers of data/dcat.py), on a real database (SQLite in a
+datasets; the Turtle and JSON-LD writers of data/dcat/), on a real database (SQLite in a
 temporary folder, or PostgreSQL with ``--database-url``). What is left out: the HTTP layer (the
 API answers with the same string).
 

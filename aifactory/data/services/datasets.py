@@ -2,7 +2,7 @@
 
 The publisher's members create datasets and edit their metadata; the data stewards (managers and
 owners) publish, archive, and set the access rights. Every change re-assesses the metadata quality
-(``metadata_assess`` of services/quality.py) and stores the score with its reasons. Bad input raises
+(``metadata_assess`` of services/quality/) and stores the score with its reasons. Bad input raises
 ValidationError naming the field; nothing is written.
 """
 
@@ -336,7 +336,7 @@ def identifier_for(slug: str) -> str:
 
 
 def _assess(dataset: Dataset) -> None:
-    """Store the metadata quality score (services/quality.py ``metadata_assess``)."""
+    """Store the metadata quality score (services/quality/ ``metadata_assess``)."""
     from .quality import metadata_assess
 
     score, reasons = metadata_assess(dataset)

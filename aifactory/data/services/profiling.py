@@ -1,7 +1,7 @@
 """Profiling: each tabular file of a new version is converted to Parquet (``data.readers``) and
 described with DuckDB in a few scans — rows, and per column its type, nulls, distinct values, range,
 mean, quartiles, most frequent values and the share of values that look like e-mails, dates, URLs
-or identifiers. Then the version's quality checks run (``services/quality.py``).
+or identifiers. Then the version's quality checks run (``services/quality/``).
 
 Profiling never loses a version: a file that cannot be read is marked FAILED with DuckDB's reason,
 the version stays READY.

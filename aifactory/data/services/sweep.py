@@ -251,7 +251,7 @@ def _sweep_harvests(cutoff, now) -> int:
 
 
 def _audit_harvest(source: HarvestSource, result: dict, error: str) -> None:
-    """Recorded as a failed harvest is (services/harvest.py)."""
+    """Recorded as a failed harvest is (services/harvest/)."""
     audit_record(
         actor=None,
         action="harvest_source.harvest",

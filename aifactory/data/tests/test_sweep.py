@@ -194,7 +194,7 @@ def killed_harvest(monkeypatch, source) -> HarvestRun:
     def dies(source):
         raise Killed
 
-    monkeypatch.setattr(harvest_module, "_read", dies)
+    monkeypatch.setattr(harvest_module.runs, "_read", dies)  # where harvest_run looks it up
     with pytest.raises(Killed):
         services.harvest_run(str(source.pk))
     monkeypatch.undo()

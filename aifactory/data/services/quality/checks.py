@@ -1,9 +1,4 @@
-"""Quality: the metadata score of a dataset and the data quality checks of its versions.
-
-Reasons and check results keep their ``message`` as fixed English text (marked for translation,
-pages translate it when shown) and their figures in separate fields, so a stored result reads
-well in every language.
-"""
+"""Data quality: the checks of a version (built-in, declared, the publisher's own) and its score."""
 
 import re
 from pathlib import Path
@@ -17,153 +12,8 @@ from django.utils.translation import gettext_noop
 from aifactory.core.permissions import require_actor
 from aifactory.core.services import audit_record
 
-from ..models import FREQUENCY_DAYS, Dataset, DatasetVersion, ProfileStatus
-
-OPEN_FORMATS = {"csv", "tsv", "parquet", "jsonl", "json"}
-
-
-def _reason(field: str, points: int, most: int, message: str) -> dict:
-    return {"field": field, "points": int(points), "max": most, "message": message}
-
-
-def metadata_assess(dataset) -> tuple[int, list[dict]]:
-    """Score the dataset's metadata 0–100 by what a data user needs to find, judge and reuse it
-    (in the spirit of the data.europa.eu metadata quality assessment); reads, never writes."""
-    reasons = []
-    # Description: the longest text in any language.
-    description = max(
-        (len((t or "").strip()) for t in (dataset.description or {}).values()), default=0
-    )
-    if description >= 100:
-        reasons.append(
-            _reason("description", 20, 20, gettext_noop("The description is informative."))
-        )
-    elif description >= 30:
-        reasons.append(
-            _reason(
-                "description",
-                10,
-                20,
-                gettext_noop("The description is short (under 100 characters)."),
-            )
-        )
-    else:
-        reasons.append(
-            _reason("description", 0, 20, gettext_noop("The description is missing or very short."))
-        )
-
-    if (dataset.licence or "").strip():
-        reasons.append(_reason("licence", 15, 15, gettext_noop("A licence is given.")))
-    else:
-        reasons.append(
-            _reason(
-                "licence",
-                0,
-                15,
-                gettext_noop("No licence: nobody knows how the data may be reused."),
-            )
-        )
-
-    if dataset.contact_email:
-        reasons.append(_reason("contact", 10, 10, gettext_noop("A contact e-mail is given.")))
-    elif (dataset.contact_name or "").strip():
-        reasons.append(
-            _reason("contact", 5, 10, gettext_noop("A contact name is given but no e-mail."))
-        )
-    else:
-        reasons.append(_reason("contact", 0, 10, gettext_noop("No contact point.")))
-
-    if (dataset.spatial or "").strip():
-        reasons.append(_reason("spatial", 8, 8, gettext_noop("The spatial coverage is given.")))
-    else:
-        reasons.append(_reason("spatial", 0, 8, gettext_noop("No spatial coverage.")))
-
-    if dataset.temporal_start and dataset.temporal_end:
-        reasons.append(_reason("temporal", 8, 8, gettext_noop("The temporal coverage is given.")))
-    elif dataset.temporal_start or dataset.temporal_end:
-        reasons.append(
-            _reason("temporal", 4, 8, gettext_noop("The temporal coverage has only one end."))
-        )
-    else:
-        reasons.append(_reason("temporal", 0, 8, gettext_noop("No temporal coverage.")))
-
-    if dataset.frequency and dataset.frequency != "UNKNOWN":
-        reasons.append(_reason("frequency", 8, 8, gettext_noop("The update frequency is given.")))
-    else:
-        reasons.append(_reason("frequency", 0, 8, gettext_noop("No update frequency.")))
-
-    keywords = [k for k in (dataset.keywords or []) if str(k).strip()]
-    if len(keywords) >= 3:
-        reasons.append(_reason("keywords", 8, 8, gettext_noop("Three or more keywords.")))
-    elif keywords:
-        reasons.append(_reason("keywords", 4, 8, gettext_noop("Fewer than three keywords.")))
-    else:
-        reasons.append(_reason("keywords", 0, 8, gettext_noop("No keywords.")))
-
-    if dataset.themes:
-        reasons.append(
-            _reason("themes", 7, 7, gettext_noop("At least one theme of the EU vocabulary."))
-        )
-    else:
-        reasons.append(_reason("themes", 0, 7, gettext_noop("No theme.")))
-
-    if dataset.conformance and (dataset.provenance or "").strip():
-        reasons.append(
-            _reason("conformance", 6, 6, gettext_noop("Conformance and provenance are given."))
-        )
-    elif dataset.conformance or (dataset.provenance or "").strip():
-        reasons.append(
-            _reason(
-                "conformance",
-                3,
-                6,
-                gettext_noop("Only one of conformance and provenance is given."),
-            )
-        )
-    else:
-        reasons.append(
-            _reason("conformance", 0, 6, gettext_noop("No conformance and no provenance."))
-        )
-
-    version = dataset.newest_ready_version()
-    formats = [d.format for d in version.distributions.all()] if version else []
-    if not formats:
-        reasons.append(_reason("formats", 0, 6, gettext_noop("No data yet.")))
-    else:
-        share = sum(
-            1.0 if f in OPEN_FORMATS else 0.5 if f == "xlsx" else 0.0 for f in formats
-        ) / len(formats)
-        if share >= 1:
-            reasons.append(
-                _reason(
-                    "formats",
-                    6,
-                    6,
-                    gettext_noop("Every file is in an open, machine-readable format."),
-                )
-            )
-        else:
-            reasons.append(
-                _reason(
-                    "formats",
-                    round(6 * share),
-                    6,
-                    gettext_noop(
-                        "Some files are not in an open, machine-readable format (CSV, Parquet, JSON)."
-                    ),
-                )
-            )
-
-    if dataset.landing_page:
-        reasons.append(_reason("landing_page", 4, 4, gettext_noop("A landing page is given.")))
-    else:
-        reasons.append(_reason("landing_page", 0, 4, gettext_noop("No landing page.")))
-
-    score = sum(r["points"] for r in reasons)
-    return max(0, min(100, score)), reasons
-
-
-# --- data quality -----------------------------------------------------------------------------
+from ...models import FREQUENCY_DAYS, Dataset, DatasetVersion, ProfileStatus
+from .schema import DECLARED_TYPES, _declared_checks, _is_number, declared_schema_validate
 
 # The publisher's own checks: kind -> (required fields, optional fields).
 CHECK_KINDS = {
@@ -176,16 +26,6 @@ CHECK_KINDS = {
     "max_null_share": ({"column", "value"}, set()),
 }
 COMMON_FIELDS = {"check", "name", "weight"}
-# Declared column types (as in Frictionless Table Schema) and the DuckDB type a value must cast to.
-DECLARED_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "number": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "datetime": "TIMESTAMP",
-}
-SCHEMA_FIELDS = {"name", "type", "required", "min", "max", "allowed", "pattern", "description"}
 # Built-in checks weigh this much against a publisher's check of weight 1.
 WEIGHTS = {"completeness": 1, "key": 3, "freshness": 2, "schema": 1}
 # The share of filled cells from which a file counts as complete.
@@ -224,10 +64,6 @@ def _error(index: int, field: str, message: str) -> ValidationError:
 
 def _names(schema) -> set[str]:
     return {c["name"] if isinstance(c, dict) else str(c) for c in schema or []}
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def checks_validate(checks: list, schema: list) -> None:
@@ -298,46 +134,6 @@ def checks_validate(checks: list, schema: list) -> None:
                 ) from None
         if kind == "max_null_share" and not (_is_number(item["value"]) and 0 <= item["value"] <= 1):
             raise _error(i, "value", _("give a share between 0 and 1"))
-
-
-def declared_schema_validate(schema: list) -> None:
-    """Raise ValidationError (field ``declared_schema``) naming the first wrong column."""
-
-    def error(index, field, message):
-        return ValidationError(
-            {
-                "declared_schema": _("Column %(index)s, field “%(field)s”: %(message)s")
-                % {"index": index + 1, "field": field, "message": message}
-            }
-        )
-
-    if not isinstance(schema, list):
-        raise ValidationError({"declared_schema": _("Give a list of columns.")})
-    seen = set()
-    for i, col in enumerate(schema):
-        if not isinstance(col, dict) or not isinstance(col.get("name"), str) or not col["name"]:
-            raise error(i, "name", _("give a column name"))
-        if col["name"] in seen:
-            raise error(i, "name", _("this column is declared twice"))
-        seen.add(col["name"])
-        for field in sorted(set(col) - SCHEMA_FIELDS):
-            raise error(i, field, _("a column has no such field"))
-        if "type" in col and col["type"] not in DECLARED_TYPES:
-            raise error(i, "type", _("use one of %(types)s") % {"types": ", ".join(DECLARED_TYPES)})
-        if "required" in col and not isinstance(col["required"], bool):
-            raise error(i, "required", _("give true or false"))
-        for field in ("min", "max"):
-            if field in col and not (_is_number(col[field]) or isinstance(col[field], str)):
-                raise error(i, field, _("give a number or a date"))
-        if "allowed" in col and (not isinstance(col["allowed"], list) or not col["allowed"]):
-            raise error(i, "allowed", _("give a list of values"))
-        if "pattern" in col:
-            try:
-                re.compile(str(col["pattern"]))
-            except re.error as exc:
-                raise error(
-                    i, "pattern", _("not a regular expression (%(error)s)") % {"error": exc}
-                ) from None
 
 
 def _lit(text: str) -> str:
@@ -515,26 +311,6 @@ def _run_check(file: _File, item: dict) -> dict:
     raise ValueError(kind)
 
 
-def _declared_checks(dataset: Dataset) -> list[dict]:
-    """The declared schema and key columns as checks, plus type checks (kind "type")."""
-    items = []
-    for col in dataset.declared_schema or []:
-        name = col["name"]
-        items.append({"check": "present", "column": name})
-        if col.get("type") in DECLARED_TYPES:
-            items.append({"check": "type", "column": name, "type": col["type"]})
-        if col.get("required"):
-            items.append({"check": "not_null", "column": name})
-        bounds = {k: col[k] for k in ("min", "max") if k in col}
-        if bounds:
-            items.append({"check": "between", "column": name, **bounds})
-        if col.get("allowed"):
-            items.append({"check": "in_set", "column": name, "values": col["allowed"]})
-        if col.get("pattern"):
-            items.append({"check": "matches", "column": name, "pattern": col["pattern"]})
-    return items
-
-
 def _columns_of(item: dict) -> list[str]:
     if "columns" in item:
         return list(item["columns"])
@@ -666,8 +442,8 @@ def quality_score(results: list[dict]) -> int | None:
 def version_check_quality(version: DatasetVersion) -> tuple[int | None, list[dict]]:
     """Run every check on the version's profiled files and store the data quality score and its
     reasons on the version; called after profiling and when the publisher changes the checks."""
-    from .. import readers
-    from ..storage import get_storage
+    from ... import readers
+    from ...storage import get_storage
 
     version.refresh_from_db()
     dataset = Dataset.objects.get(pk=version.dataset_id)
@@ -764,16 +540,3 @@ def dataset_checks_set(
     if newest is not None:
         version_check_quality(newest)
     return dataset
-
-
-__all__ = [
-    "CHECK_KINDS",
-    "CHECK_LABELS",
-    "DECLARED_TYPES",
-    "checks_validate",
-    "dataset_checks_set",
-    "declared_schema_validate",
-    "metadata_assess",
-    "quality_score",
-    "version_check_quality",
-]

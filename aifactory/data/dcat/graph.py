@@ -1,164 +1,48 @@
-"""The catalogue as DCAT-AP 3 (with W3C DQV for the quality scores), in Turtle and JSON-LD.
-
-The graph validates against the official DCAT-AP 3.0.1 SHACL shapes, range shapes included
-(tests/test_dcat.py): every resource a property points to carries the class the range shapes ask
-for (a licence is a dct:LicenseDocument, a theme a skos:Concept with a label...), because
-harvesters validate without inference. Codes stored on datasets map to the EU vocabularies
-(publications.europa.eu/resource/authority/...); the same maps read them back when harvesting.
+"""The catalogue as an RDF graph: who sees which datasets, the URIs of our resources, and the
+DCAT-AP 3 and DQV resources of every dataset.
 """
 
 import functools
-import json
-import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, SKOS, XSD
 
-from .datasets_selectors import datasets_visible
-from .models import AccessRights, DatasetStatus, Theme
-
-
-class _Namespace(Namespace):
-    """An open namespace whose terms are made once (rdflib makes a new URIRef at every access,
-    which adds up over a catalogue of thousands of datasets)."""
-
-    _terms: dict = {}
-
-    def term(self, name: str) -> URIRef:
-        key = (str(self), name)
-        found = self._terms.get(key)
-        if found is None:
-            found = self._terms[key] = URIRef(str(self) + (name or ""))
-        return found
-
-
-# DCAT as an open namespace: DCAT 3 terms (dcat:version) are not in rdflib's closed DCAT 2 one.
-DCAT = _Namespace("http://www.w3.org/ns/dcat#")
-DCATAP = _Namespace("http://data.europa.eu/r5r/")
-SPDX = _Namespace("http://spdx.org/rdf/terms#")
-DQV = _Namespace("http://www.w3.org/ns/dqv#")
-OA = _Namespace("http://www.w3.org/ns/oa#")
-ADMS = _Namespace("http://www.w3.org/ns/adms#")
-VCARD = _Namespace("http://www.w3.org/2006/vcard/ns#")
-
-EU = "http://publications.europa.eu/resource/authority/"
-THEME = EU + "data-theme/"
-FREQUENCY = EU + "frequency/"
-ACCESS_RIGHT = EU + "access-right/"
-LICENCE = EU + "licence/"
-COUNTRY = EU + "country/"
-FILE_TYPE = EU + "file-type/"
-LANGUAGE = EU + "language/"
-IANA = "https://www.iana.org/assignments/media-types/"
-
-CONTEXT = {
-    "dcat": str(DCAT),
-    "dct": str(DCTERMS),
-    "dcatap": str(DCATAP),
-    "foaf": str(FOAF),
-    "vcard": str(VCARD),
-    "skos": str(SKOS),
-    "spdx": str(SPDX),
-    "dqv": str(DQV),
-    "oa": str(OA),
-    "prov": str(PROV),
-    "rdfs": str(RDFS),
-    "xsd": str(XSD),
-}
-
-# Our access rights → the EU access-right vocabulary. "registered" (any signed-in person) is a
-# restriction in the EU's sense; harvesting reads RESTRICTED back as "restricted".
-ACCESS_RIGHTS_EU = {
-    AccessRights.PUBLIC: "PUBLIC",
-    AccessRights.REGISTERED: "RESTRICTED",
-    AccessRights.RESTRICTED: "RESTRICTED",
-    AccessRights.INTERNAL: "NON_PUBLIC",
-}
-ACCESS_RIGHTS_FROM_EU = {
-    "PUBLIC": AccessRights.PUBLIC,
-    "RESTRICTED": AccessRights.RESTRICTED,
-    "NON_PUBLIC": AccessRights.INTERNAL,
-}
-FILE_TYPES = {
-    "csv": "CSV",
-    "tsv": "TSV",
-    "parquet": "PARQUET",
-    "json": "JSON",
-    "xlsx": "XLSX",
-}
-LANGUAGES = {"en": "ENG", "de": "DEU", "fr": "FRA", "lb": "LTZ", "nl": "NLD", "it": "ITA"}
-
-
-@functools.cache
-def theme_labels() -> dict[str, str]:
-    """The English names of the EU data themes (skos:prefLabel "..."@en, whatever the visitor's
-    language)."""
-    with translation.override("en"):
-        return {code: str(label) for code, label in Theme.choices}
+from ..datasets_selectors import datasets_visible
+from ..models import DatasetStatus
+from .vocabularies import (
+    ACCESS_RIGHT,
+    ACCESS_RIGHTS_EU,
+    CONTEXT,
+    DCAT,
+    DQV,
+    EU,
+    FILE_TYPE,
+    FILE_TYPES,
+    FREQUENCY,
+    LANGUAGE,
+    LANGUAGES,
+    LICENCE,
+    OA,
+    SPDX,
+    THEME,
+    VCARD,
+    country_uri,
+    is_uri,
+    media_type_uri,
+    theme_labels,
+    vocabulary_code,
+    vocabulary_uri,
+)
 
 
 def _bind(graph: Graph) -> Graph:
     for prefix, uri in CONTEXT.items():
         graph.bind(prefix, Namespace(uri), override=True)
     return graph
-
-
-# --- codes ↔ URIs ---------------------------------------------------------------------------------
-
-
-def is_uri(value: str) -> bool:
-    return str(value or "").startswith(("http://", "https://", "urn:"))
-
-
-def vocabulary_uri(base: str, code: str) -> URIRef:
-    """A code of an EU vocabulary as its URI; a URI stays as it is."""
-    code = str(code).strip()
-    return URIRef(code if is_uri(code) else base + code)
-
-
-def vocabulary_code(base: str, uri) -> str:
-    """The code of an EU vocabulary URI ("…/data-theme/ENER" → "ENER"), or "" for another URI."""
-    uri = str(uri or "")
-    for prefix in (base, base.replace("http://", "https://")):
-        if uri.startswith(prefix):
-            return uri[len(prefix) :].strip("/")
-    return ""
-
-
-def country_uri(value: str) -> URIRef | None:
-    """A country code (ISO 3166 alpha-3 as the EU vocabulary, or alpha-2) or a URI."""
-    value = (value or "").strip()
-    if is_uri(value):
-        return URIRef(value)
-    if len(value) == 3 and value.isalpha():
-        return URIRef(COUNTRY + value.upper())
-    if len(value) == 2 and value.isalpha():
-        from django_countries import countries
-
-        alpha3 = countries.alpha3(value.upper())
-        if alpha3:
-            return URIRef(COUNTRY + alpha3)
-    return None
-
-
-def media_type_uri(media_type: str) -> URIRef | None:
-    media_type = (media_type or "").split(";")[0].strip().lower()
-    if media_type.count("/") != 1 or " " in media_type:
-        return None
-    return URIRef(IANA + media_type)
-
-
-def media_type_of(uri) -> str:
-    uri = str(uri or "")
-    for prefix in (IANA, IANA.replace("https://", "http://")):
-        if uri.startswith(prefix):
-            return uri[len(prefix) :]
-    return uri if uri.count("/") == 1 and not is_uri(uri) else ""
 
 
 # --- who sees what -------------------------------------------------------------------------------
@@ -581,123 +465,3 @@ def dataset_graph(dataset) -> Graph:
     builder = _Builder(graph)
     builder.dataset(dataset, builder.catalog())
     return graph
-
-
-# --- writing -------------------------------------------------------------------------------------
-# rdflib's own serializers take time that grows faster than the graph (its namespace lookups), so
-# the catalogue is written here: Turtle with one block per subject, JSON-LD as a flat @graph of
-# node objects compacted with CONTEXT. Both are plain, valid forms every RDF parser reads.
-
-PREFIXES = sorted(CONTEXT.items(), key=lambda item: -len(item[1]))
-LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-
-
-@functools.lru_cache(maxsize=4096)
-def _curie(iri: str) -> str | None:
-    for prefix, namespace in PREFIXES:
-        if iri.startswith(namespace) and LOCAL.match(iri[len(namespace) :]):
-            return f"{prefix}:{iri[len(namespace) :]}"
-    return None
-
-
-def _iri(iri: str) -> str:
-    return "<" + IRI_BAD.sub(lambda m: f"%{ord(m.group()):02X}", iri) + ">"
-
-
-def _ttl(term) -> str:
-    if isinstance(term, URIRef):
-        return _curie(str(term)) or _iri(str(term))
-    if isinstance(term, BNode):
-        return f"_:b{term}"
-    if term.datatype is not None and not term.language:
-        text = Literal(str(term)).n3()
-        return f"{text}^^{_curie(str(term.datatype)) or _iri(str(term.datatype))}"
-    return term.n3()
-
-
-def _by_subject(triples: Iterable) -> list[tuple]:
-    """(subject, types, [(predicate, object)]) of every subject, URIs first then blank nodes."""
-    subjects: dict = {}
-    a = RDF.type
-    for subject, predicate, obj in triples:
-        types, pairs = subjects.setdefault(subject, ([], []))
-        if predicate == a:
-            types.append(obj)
-        else:
-            pairs.append((predicate, obj))
-    return [
-        (subject, *subjects[subject])
-        for subject in sorted(subjects, key=lambda s: (isinstance(s, BNode), str(s)))
-    ]
-
-
-def _turtle_body(triples: Iterable) -> str:
-    lines = []
-    for subject, types, pairs in _by_subject(triples):
-        predicates = []
-        if types:
-            predicates.append("a " + ", ".join(sorted(_ttl(o) for o in types)))
-        by_predicate: dict = {}
-        for predicate, obj in pairs:
-            by_predicate.setdefault(_ttl(predicate), []).append(_ttl(obj))
-        for predicate in sorted(by_predicate):
-            predicates.append(f"{predicate} " + ",\n        ".join(sorted(by_predicate[predicate])))
-        lines.append(f"{_ttl(subject)} " + " ;\n    ".join(predicates) + " .\n")
-    return "\n".join(lines)
-
-
-def _turtle_prefixes() -> str:
-    return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(CONTEXT.items())) + "\n"
-
-
-def _jsonld_term(term, key: bool = False):
-    if isinstance(term, URIRef):
-        return (_curie(str(term)) or str(term)) if key else {"@id": str(term)}
-    if isinstance(term, BNode):
-        return f"_:b{term}" if key else {"@id": f"_:b{term}"}
-    if term.language:
-        return {"@value": str(term), "@language": term.language}
-    if term.datatype is not None and str(term.datatype) != str(XSD.string):
-        return {"@value": str(term), "@type": _curie(str(term.datatype)) or str(term.datatype)}
-    return str(term)
-
-
-def _jsonld_nodes(triples: Iterable) -> Iterator[dict]:
-    for subject, types, pairs in _by_subject(triples):
-        node: dict = {"@id": _jsonld_term(subject)["@id"]}
-        if types:
-            node["@type"] = sorted(_jsonld_term(o, key=True) for o in types)
-        for predicate, obj in pairs:
-            node.setdefault(_jsonld_term(predicate, key=True), []).append(_jsonld_term(obj))
-        yield node
-
-
-def write(chunks: Iterable, fmt: str) -> Iterator[str]:
-    """The text of the graphs in ``fmt`` ("ttl" or "jsonld"), piece by piece (for streaming)."""
-    if fmt == "jsonld":
-        yield '{"@context": ' + json.dumps(CONTEXT) + ', "@graph": [\n'
-        separator = ""
-        for graph in chunks:
-            nodes = [json.dumps(node, ensure_ascii=False) for node in _jsonld_nodes(graph)]
-            if nodes:
-                yield separator + ",\n".join(nodes)
-                separator = ",\n"
-        yield "\n]}\n"
-        return
-    yield _turtle_prefixes()
-    for graph in chunks:
-        yield _turtle_body(graph)
-
-
-def serialize(graph: Graph, fmt: str) -> str:
-    """``fmt`` "ttl" (Turtle) or "jsonld" (JSON-LD, compacted with our prefixes)."""
-    return "".join(write([graph], fmt))
-
-
-def catalog_text(user, fmt: str, datasets: Iterable | None = None) -> Iterator[str]:
-    """The catalogue as the visitor may see it, written piece by piece (the API streams it)."""
-    return write(catalog_chunks(user, datasets), fmt)
-
-
-MEDIA_TYPES = {"ttl": "text/turtle", "jsonld": "application/ld+json"}
