@@ -37,12 +37,15 @@ def datasets_visible(user) -> QuerySet[Dataset]:
 
 
 def dataset_get(user, key) -> Dataset:
-    """By slug or id; 404 when missing or not visible."""
+    """By slug or id; 404 when missing or not visible. An id wins over a slug spelled like it, so
+    nobody can name a dataset after another's id and stand in for it."""
     key = str(key).strip()
-    lookup = Q(slug=key)
+    visible = datasets_visible(user)
+    dataset = None
     with contextlib.suppress(ValueError):
-        lookup |= Q(pk=uuid.UUID(key))
-    dataset = datasets_visible(user).filter(lookup).first()
+        dataset = visible.filter(pk=uuid.UUID(key)).first()
+    if dataset is None:
+        dataset = visible.filter(slug=key).first()
     if dataset is None or not allowed(user, "dataset.view", dataset):
         raise Http404("dataset")
     return dataset

@@ -3,12 +3,26 @@
 from django.db import migrations, models
 
 
+def name_staged_files(apps, schema_editor):
+    """Going back: the column was unique and required, so each upload gets its old value."""
+    Upload = apps.get_model("data", "Upload")
+    for pk in Upload.objects.values_list("pk", flat=True):
+        Upload.objects.filter(pk=pk).update(temp_key=f"uploads/{pk}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("data", "0001_initial"),
     ]
 
     operations = [
+        # Nullable first, so that going back re-adds it empty and fills it before it is unique.
+        migrations.AlterField(
+            model_name="upload",
+            name="temp_key",
+            field=models.CharField(max_length=300, null=True),
+        ),
+        migrations.RunPython(migrations.RunPython.noop, name_staged_files),
         migrations.RemoveField(
             model_name="upload",
             name="temp_key",

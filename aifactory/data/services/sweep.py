@@ -11,6 +11,7 @@ runs on a worker whose heartbeat is fresh, is left alone whatever its age.
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from datetime import timedelta
@@ -48,6 +49,9 @@ UNFINISHED_HARVEST = [HarvestStatus.QUEUED, HarvestStatus.RUNNING]
 # Temporary entries of DATA_UPLOAD_DIR besides the staged uploads: profiling's working folders
 # (services/profiling.py) and local copies of S3 objects (storage_s3.py).
 TEMPORARY_PREFIXES = (".profile-", "aifactory-s3-")
+# What DiskStorage.put_stream writes before its rename: tempfile.mkstemp(prefix=".part-") adds
+# eight characters. A stored object may start with ".part-" too; it never matches this exactly.
+PART_FILE = re.compile(r"\.part-[a-z0-9_]{8}")
 
 
 def data_sweep(now=None) -> dict:
@@ -60,7 +64,7 @@ def data_sweep(now=None) -> dict:
         "versions": _sweep_versions(cutoff, now),
         "profiles": _sweep_profiles(cutoff, now),
         "harvests": _sweep_harvests(cutoff, now),
-        "files": _sweep_files(cutoff),
+        "files": _sweep_files(cutoff, now),
     }
     if any(counts.values()):
         logger.warning("data sweep: %s", counts)
@@ -85,6 +89,21 @@ def _in_hand(task, now) -> set[str]:
             if args:
                 held.add(str(args[0]))
     return held
+
+
+def _running(task, now) -> bool:
+    """Whether a live worker is running ``task`` now (queued runs have opened no files yet)."""
+    stale = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    alive = {
+        worker_id[:64]
+        for worker_id in WorkerHeartbeat.objects.filter(seen_at__gte=stale).values_list(
+            "worker_id", flat=True
+        )
+    }
+    running = DBTaskResult.objects.filter(
+        task_path=task.module_path, status=TaskResultStatus.RUNNING
+    ).values_list("worker_ids", flat=True)
+    return any(workers and workers[-1] in alive for workers in running)
 
 
 # --- 1. versions still fetching -----------------------------------------------------------------
@@ -264,7 +283,7 @@ def _audit_harvest(source: HarvestSource, result: dict, error: str) -> None:
 # --- 4. partial files ---------------------------------------------------------------------------
 
 
-def _sweep_files(cutoff) -> int:
+def _sweep_files(cutoff, now) -> int:
     """Delete what an interrupted write left: ``.part-*`` files of the disk storage, staged
     uploads no open or complete upload refers to, profiling's working folders and local copies
     of S3 objects, each only once untouched since ``cutoff``. Stored objects, the files of live
@@ -276,7 +295,7 @@ def _sweep_files(cutoff) -> int:
         for folder, _dirs, names in os.walk(root):
             for name in names:
                 path = Path(folder) / name
-                if name.startswith(".part-") and _older(path, limit) and _delete(path):
+                if PART_FILE.fullmatch(name) and _older(path, limit) and _delete(path):
                     deleted.append(str(path.relative_to(root)))
     staging = Path(settings.DATA_UPLOAD_DIR)
     entries = sorted(staging.iterdir()) if staging.is_dir() else []
@@ -289,7 +308,12 @@ def _sweep_files(cutoff) -> int:
         ).values_list("pk", flat=True)
     }
     left = [p for upload_id, p in staged.items() if upload_id not in live]
-    left += [p for p in entries if p.name.startswith(TEMPORARY_PREFIXES)]
+    # Working folders and S3 copies carry no owner: none is touched while a live worker fetches
+    # or profiles (a long profile reads its copy for hours); old ones are left by dead workers.
+    from .. import tasks
+
+    if not (_running(tasks.version_profile, now) or _running(tasks.version_fetch, now)):
+        left += [p for p in entries if p.name.startswith(TEMPORARY_PREFIXES)]
     for path in left:
         if _older(path, limit) and _delete(path):
             deleted.append(f"uploads/{path.name}")

@@ -137,3 +137,22 @@ def test_dataset_list_publisher_filter(client, publisher, make_org):  # noqa: F8
     assert f'value="{publisher["org"].pk}"' in page
     assert page.count(f'value="{publisher["org"].pk}"') == 1
     assert "Hidden S.A." not in page
+
+
+def test_an_id_is_never_taken_for_a_slug_spelled_like_it(api, publisher):  # noqa: F811
+    """A member names a dataset after another's (public) id: the id still finds the real one,
+    in the pages' lookup and in the DCAT-AP and Croissant answers that use it."""
+    from aifactory.data.datasets_selectors import dataset_get
+    from aifactory.data.tests.data_helpers import add_csv_version, make_dataset
+
+    real = make_dataset(publisher["org"], publish=True, title={"en": "The real one"})
+    impostor = make_dataset(publisher["other_org"], publish=True, title={"en": "Impostor"})
+    add_csv_version(real)
+    add_csv_version(impostor)
+    Dataset.objects.filter(pk=impostor.pk).update(slug=str(real.pk))
+    assert dataset_get(None, str(real.pk)) == real
+    for path in (f"/datasets/{real.pk}/dcat.ttl", f"/datasets/{real.pk}/croissant"):
+        answer = api(publisher["outsider"]).get(path)
+        assert answer.status_code == 200, path
+        text = answer.content.decode()
+        assert "The real one" in text and "Impostor" not in text, path

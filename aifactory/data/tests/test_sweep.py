@@ -266,9 +266,11 @@ def test_old_partial_files_go_and_live_files_stay(stuck, settings, publisher):
     version = add_csv_version(dataset)
     root, staging = settings.DATA_FILES_DIR, settings.DATA_UPLOAD_DIR
     stored = root / version.distributions.get().storage_key
-    part_old = root / "versions" / str(uuid.uuid4()) / ".part-abc123"
-    part_recent = root / "versions" / str(uuid.uuid4()) / ".part-def456"
-    for path in (part_old, part_recent):
+    part_old = root / "versions" / str(uuid.uuid4()) / ".part-abc123xy"
+    part_recent = root / "versions" / str(uuid.uuid4()) / ".part-def456uv"
+    # A stored object whose name merely starts like a partial file (not made by mkstemp).
+    lookalike = root / "harvest" / str(uuid.uuid4()) / ".part-catalog.ttl"
+    for path in (part_old, part_recent, lookalike):
         path.parent.mkdir(parents=True)
         path.write_bytes(b"half a file")
 
@@ -294,6 +296,7 @@ def test_old_partial_files_go_and_live_files_stay(stuck, settings, publisher):
     unknown.write_text("not ours")
     for path in (
         stored,
+        lookalike,
         part_old,
         used_file,
         open_file,
@@ -311,7 +314,7 @@ def test_old_partial_files_go_and_live_files_stay(stuck, settings, publisher):
     assert not used_file.exists() and not orphan.exists()
     assert not workdir.exists() and not s3_copy.exists()
     assert open_file.exists() and recent_orphan.exists() and unknown.exists()
-    assert stored.exists()
+    assert stored.exists() and lookalike.exists()
     assert sorted(stored_keys()) == sorted(
         Distribution.objects.values_list("storage_key", flat=True)
     )
@@ -319,6 +322,34 @@ def test_old_partial_files_go_and_live_files_stay(stuck, settings, publisher):
     assert event.actor is None and event.changes["count"] == 5
 
     assert services.data_sweep() == NOTHING
+
+
+def test_working_folders_stay_while_a_live_worker_profiles(stuck, settings, data_storage):
+    """A long profile reads its working folder and its S3 copy for hours without writing them."""
+    workdir = settings.DATA_UPLOAD_DIR / ".profile-long"
+    workdir.mkdir(parents=True)
+    s3_copy = settings.DATA_UPLOAD_DIR / "aifactory-s3-long.csv"
+    s3_copy.write_bytes(b"read, not written")
+    for path in (workdir, s3_copy):
+        age(path, 3)
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(worker_id="host-2-abcdef", started_at=now, seen_at=now)
+    result = tasks.version_profile.enqueue(str(uuid.uuid4()))
+    DBTaskResult.objects.filter(pk=result.id).update(status="RUNNING", worker_ids=["host-2-abcdef"])
+    assert services.data_sweep()["files"] == 0
+    assert workdir.exists() and s3_copy.exists()
+
+    WorkerHeartbeat.objects.filter(pk="host-2-abcdef").update(seen_at=hours_ago(1))
+    assert services.data_sweep()["files"] == 2  # its worker is gone
+    assert not workdir.exists() and not s3_copy.exists()
+
+
+def test_a_harvest_file_is_never_stored_under_a_hidden_name(publisher, operator, data_storage):
+    upload = SimpleUploadedFile(".part-catalog.ttl", TURTLE)
+    source = services.harvest_source_create(
+        actor=operator, data={"name": "hidden", "publisher": publisher["org"], "file": upload}
+    )
+    assert not source.file_key.rsplit("/", 1)[-1].startswith(".")
 
 
 def test_a_working_folder_in_use_is_not_taken(stuck, settings, data_storage):

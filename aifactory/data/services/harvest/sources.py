@@ -115,7 +115,8 @@ def _chunks(file) -> Iterable[bytes]:
 def _store_file(file, name: str) -> str:
     from ...storage import TooLarge
 
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name or "catalog")[:100] or "catalog"
+    # No leading dots: a stored file is never hidden nor taken for a temporary one (".part-").
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name or "catalog")[:100].lstrip(".") or "catalog"
     key = f"harvest/{uuid.uuid4()}/{safe}"
     try:
         stored = get_storage().put_stream(key, _chunks(file), max_bytes=_max_bytes())
