@@ -8,7 +8,7 @@ Two paths, same data, in one run:
    chunks from the request stream, ``upload_append``. ``POST /api/v1/datasets/{id}/uploads``,
    then ``PATCH`` requests of ``--part-mb`` each with ``Upload-Offset``; the last one checks the
    announced SHA-256; then ``POST /datasets/{id}/versions {"uploads": [...]}`` moves the file
-   into the storage (a streamed copy with its digest);
+   into the storage (its digest read, then a hard link on disk storage: no second copy);
 2. ``services.version_create`` with the file as a generator of 1 MiB chunks (what a portal upload
    or ``aifactory datasets add`` does once the bytes are on the server).
 
@@ -191,7 +191,7 @@ def run(size: int, part: int, vendor: str) -> None:
         assert version.distributions.get().sha256 == sha256
 
     phase("resumable upload over the API (PATCH parts + SHA-256 check)", size, api_upload, results)
-    phase("version from the upload (copy into the storage)", size, api_version, results)
+    phase("version from the upload (linked into the storage)", size, api_version, results)
     phase("version_create streamed (1 MiB chunks)", size, direct, results)
     print()
     print("| phase | seconds | MiB/s | peak RSS (MB) |")

@@ -135,24 +135,42 @@ class _Head:
             yield chunk
 
 
-def _store(storage: Storage, name: str, chunks: Iterable[bytes], stored_keys: list[str]) -> dict:
-    """Write one file to the storage; the key is added to ``stored_keys`` for the clean-up."""
+def _store(
+    storage: Storage,
+    name: str,
+    chunks: Iterable[bytes],
+    stored_keys: list[str],
+    *,
+    path: Path | None = None,
+) -> dict:
+    """Write one file to the storage, from ``chunks`` or from the complete local file at ``path``
+    (a staged upload, which disk storage links instead of copying); the key is added to
+    ``stored_keys`` for the clean-up."""
     key = new_key(name)
-    head = _Head(chunks)
     limit = max_file_bytes()
-    try:
-        stored = storage.put_stream(key, head, max_bytes=limit)
-    except TooLarge:
-        raise ValidationError(
-            {
-                "files": _("%(name)s is larger than the limit of %(mb)d MB.")
-                % {"name": name, "mb": settings.DATA_MAX_FILE_MB}
-            }
-        ) from None
+    too_large = ValidationError(
+        {
+            "files": _("%(name)s is larger than the limit of %(mb)d MB.")
+            % {"name": name, "mb": settings.DATA_MAX_FILE_MB}
+        }
+    )
+    if path is not None:
+        if path.stat().st_size > limit:
+            raise too_large
+        with open(path, "rb") as src:
+            head = src.read(formats.HEAD_BYTES)
+        stored = storage.put_file(key, path)
+    else:
+        stream = _Head(chunks)
+        try:
+            stored = storage.put_stream(key, stream, max_bytes=limit)
+        except TooLarge:
+            raise too_large from None
+        head = stream.head
     stored_keys.append(key)
     if stored.size == 0:
         raise ValidationError({"files": _("%(name)s is empty.") % {"name": name}})
-    file_format, media_type = formats.detect(name, head.head)
+    file_format, media_type = formats.detect(name, head)
     warnings: list[dict] = []
     if file_format == "xlsx":
         with storage.local_path(key) as path:
@@ -257,7 +275,7 @@ def version_create(
         for name, (_given, chunks) in zip(names, files, strict=False):
             items.append(_store(storage, name, chunks, stored_keys))
         for name, upload in zip(names[len(files) :], uploads, strict=True):
-            item = _store(storage, name, _file_chunks(upload_path(upload)), stored_keys)
+            item = _store(storage, name, (), stored_keys, path=upload_path(upload))
             if item["size"] != upload.size or (upload.sha256 and item["sha256"] != upload.sha256):
                 raise ValidationError(
                     {

@@ -44,3 +44,28 @@ def test_interrupted_and_too_large_writes_leave_nothing(disk):
 def test_keys_cannot_leave_the_folder(disk, key):
     with pytest.raises(StorageError):
         disk.put_stream(key, [b"x"], max_bytes=10)
+
+
+def test_put_file_links_a_file_on_the_same_disk_and_copies_otherwise(disk, tmp_path, monkeypatch):
+    """A staged upload of gigabytes becomes a stored object without a second copy."""
+    import os
+
+    staged = tmp_path / "staged"
+    staged.write_bytes(b"a,b\n1,2\n")
+    stored = disk.put_file("versions/l/x.csv", staged)
+    assert (stored.size, stored.sha256) == (8, hashlib.sha256(b"a,b\n1,2\n").hexdigest())
+    with disk.local_path("versions/l/x.csv") as path:
+        assert path.stat().st_ino == staged.stat().st_ino  # linked, not copied
+    staged.unlink()  # the staging folder lets go of it: the stored object stays
+    with disk.open("versions/l/x.csv") as f:
+        assert f.read() == b"a,b\n1,2\n"
+
+    def no_links(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    staged.write_bytes(b"c\n3\n")
+    monkeypatch.setattr(os, "link", no_links)
+    stored = disk.put_file("versions/c/x.csv", staged)
+    assert stored.sha256 == hashlib.sha256(b"c\n3\n").hexdigest()
+    with disk.local_path("versions/c/x.csv") as path:
+        assert path.stat().st_ino != staged.stat().st_ino and path.read_bytes() == b"c\n3\n"
