@@ -315,10 +315,9 @@ def _check_whole(dataset: Dataset) -> None:
         ]
     if errors:
         raise ValidationError(errors)
-    from . import quality
+    from .quality import checks_validate
 
-    checks_validate = getattr(quality, "checks_validate", None)
-    if checks_validate is not None and dataset.checks:
+    if dataset.checks:
         checks_validate(dataset.checks, dataset.declared_schema or [])
 
 

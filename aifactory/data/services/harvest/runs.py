@@ -15,7 +15,7 @@ from aifactory.core.errors import NotFound
 from aifactory.core.services import audit_record
 
 from ...models import AccessRights, Dataset, DatasetStatus, HarvestRun, HarvestSource, HarvestStatus
-from ..datasets import RESERVED_SLUGS
+from ..datasets import _assess, _free_slug
 from .mapping import harvest_records
 from .parsing import HarvestError, _max_bytes, _read, harvest_parse
 
@@ -33,21 +33,10 @@ def _hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _free_slug(title: dict, identifier: str) -> str:
-    base = slugify(title.get("en") or next(iter(title.values()), "")) or slugify(identifier)
-    base = (base or "dataset")[:90].strip("-") or "dataset"
-    slug, n = base, 2
-    while slug in RESERVED_SLUGS or Dataset.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
-def _assess(dataset: Dataset) -> None:
-    from .. import quality
-
-    assess = getattr(quality, "metadata_assess", None)
-    if assess is not None:
-        dataset.metadata_score, dataset.metadata_reasons = assess(dataset)
+def _harvested_slug(title: dict, identifier: str) -> str:
+    return _free_slug(
+        slugify(title.get("en") or next(iter(title.values()), "")) or slugify(identifier)
+    )
 
 
 def _listed(dataset: Dataset) -> None:
@@ -86,7 +75,7 @@ def _upsert(source: HarvestSource, identifier: str, data: dict, now, notes: list
             publisher=source.publisher,
             source=source,
             identifier=identifier,
-            slug=_free_slug(data["title"], identifier),
+            slug=_harvested_slug(data["title"], identifier),
             status=DatasetStatus.PUBLISHED,
         )
         _apply(dataset, data)
